@@ -1,0 +1,110 @@
+/*
+ * shared_state.hpp — concord's shared memory: per-database manager slots and
+ * per-peer apply status.
+ *
+ * Written by the supervisor, the per-database managers and the apply workers;
+ * read by concord.peers and by pause()/unsubscribe()/wait.  All fields are
+ * protected by `lock` except where noted.  A peer slot is identified by
+ * (dboid, sub_id) and survives worker restarts, so the last error and the
+ * failure count outlive the worker that hit them.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+}
+
+namespace concord::shmem {
+
+inline constexpr int kMaxDatabases = 64;
+inline constexpr int kErrorLength = 1024;
+
+enum class PeerStatus : uint8 {
+	kStopped = 0,   /* no worker and none wanted yet */
+	kConnecting,    /* worker started, not streaming yet */
+	kStreaming,     /* receiving and applying */
+	kPaused,        /* paused by the operator */
+	kError,         /* last attempt failed; a retry is scheduled */
+};
+
+const char *PeerStatusName(PeerStatus status);
+
+enum class DbState : uint8 {
+	kUnused = 0,
+	kWanted,        /* a manager should run here */
+	kRunning,       /* manager started */
+	kAbsent,        /* checked: concord is not configured in this database */
+};
+
+struct DbSlot {
+	Oid dboid;
+	DbState state;
+	pid_t manager_pid;
+	Latch *manager_latch;
+	TimestampTz retry_at;   /* earliest restart after a manager crash */
+};
+
+struct PeerSlot {
+	bool in_use;
+	Oid dboid;
+	Oid sub_id;
+	PeerStatus status;
+	pid_t worker_pid;
+	Latch *worker_latch;
+	/* Operator requests, set by SQL functions, obeyed by the worker. */
+	bool pause_requested;
+	bool stop_requested;       /* unsubscribe: exit and stay stopped */
+	bool skip_requested;       /* skip_transaction: skip the failing xact */
+	XLogRecPtr skip_lsn;       /* the remote final LSN that is failing now */
+	bool worker_quiescent;     /* worker acknowledged pause/stop between xacts */
+	/* Progress (remote LSNs). */
+	XLogRecPtr received_lsn;
+	XLogRecPtr applied_lsn;
+	XLogRecPtr peer_wal_end;
+	TimestampTz last_applied_at;
+	/* Failures: shown until an apply succeeds; drive the restart back-off. */
+	char last_error[kErrorLength];
+	TimestampTz last_error_at;
+	XLogRecPtr failing_lsn;    /* remote final LSN of the transaction that failed */
+	int failures;
+	TimestampTz retry_at;
+};
+
+struct SharedState {
+	LWLock lock;
+	ConditionVariable changed;  /* broadcast when a worker acknowledges a request */
+	pid_t supervisor_pid;
+	Latch *supervisor_latch;
+	int max_peers;
+	DbSlot databases[kMaxDatabases];
+	PeerSlot peers[FLEXIBLE_ARRAY_MEMBER];
+};
+
+/* Set once the shared state is attached (every process after startup). */
+extern SharedState *state;
+
+/* Called from _PG_init (postmaster, shared_preload_libraries). */
+void InstallHooks();
+
+/* Finds the slot of (dboid, sub_id), or nullptr.  Caller holds the lock. */
+PeerSlot *FindPeer(Oid dboid, Oid sub_id);
+/* Finds or claims the slot of (dboid, sub_id); nullptr if all are taken. Caller holds the lock exclusively. */
+PeerSlot *ClaimPeer(Oid dboid, Oid sub_id);
+/* Finds or claims the manager slot of a database.  Caller holds the lock exclusively. */
+DbSlot *ClaimDatabase(Oid dboid);
+
+/* Wakes the supervisor (no lock needed). */
+void WakeSupervisor();
+/* Wakes the manager of a database, if running. */
+void WakeManager(Oid dboid);
+
+/* Fails unless shared_preload_libraries loaded concord. */
+void RequireLoaded();
+
+} // namespace concord::shmem

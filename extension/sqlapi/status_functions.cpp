@@ -1,0 +1,178 @@
+/*
+ * status_functions.cpp — concord.peer_status(), wait_for_peers(),
+ * redact_dsn() and describe_message().
+ */
+extern "C" {
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/message.h"
+#include "replication/slot.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+}
+
+#include "common/conninfo/conninfo.hpp"
+#include "common/naming/names.hpp"
+#include "common/protocol/wire.hpp"
+#include "extension/bridge/pg_guard.hpp"
+#include "extension/catalog/catalog.hpp"
+#include "extension/shmem/shared_state.hpp"
+#include "extension/sqlapi/access.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(concord_peer_status);
+PG_FUNCTION_INFO_V1(concord_wait_for_peers);
+PG_FUNCTION_INFO_V1(concord_redact_dsn);
+PG_FUNCTION_INFO_V1(concord_describe_message);
+}
+
+namespace concord::sqlapi {
+
+namespace {
+
+Datum LsnOrNull(XLogRecPtr lsn, bool *isnull) {
+	*isnull = lsn == InvalidXLogRecPtr;
+	return LSNGetDatum(lsn);
+}
+
+Datum TimeOrNull(TimestampTz ts, bool *isnull) {
+	*isnull = ts == 0;
+	return TimestampTzGetDatum(ts);
+}
+
+Datum PeerStatus(FunctionCallInfo fcinfo) {
+	RequirePreloaded();
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	constexpr int kColumns = 10;
+
+	/* Copy under the lock, emit afterwards: tuplestore calls may raise. */
+	int max_peers = shmem::state->max_peers;
+	auto *copies = static_cast<shmem::PeerSlot *>(palloc(sizeof(shmem::PeerSlot) * max_peers));
+	int n = 0;
+	LWLockAcquire(&shmem::state->lock, LW_SHARED);
+	for (int i = 0; i < max_peers; i++) {
+		const shmem::PeerSlot *p = &shmem::state->peers[i];
+		if (p->in_use && p->dboid == MyDatabaseId)
+			copies[n++] = *p;
+	}
+	LWLockRelease(&shmem::state->lock);
+
+	for (int i = 0; i < n; i++) {
+		const shmem::PeerSlot *p = &copies[i];
+		Datum values[kColumns];
+		bool nulls[kColumns] = {false};
+		values[0] = ObjectIdGetDatum(p->sub_id);
+		shmem::PeerStatus status = p->status;
+		if (p->pause_requested && p->worker_pid == 0)
+			status = shmem::PeerStatus::kPaused;
+		values[1] = CStringGetTextDatum(shmem::PeerStatusName(status));
+		values[2] = Int32GetDatum(p->worker_pid);
+		nulls[2] = p->worker_pid == 0;
+		values[3] = LsnOrNull(p->received_lsn, &nulls[3]);
+		values[4] = LsnOrNull(p->applied_lsn, &nulls[4]);
+		values[5] = LsnOrNull(p->peer_wal_end, &nulls[5]);
+		values[6] = CStringGetTextDatum(p->last_error);
+		nulls[6] = p->last_error[0] == '\0';
+		values[7] = TimeOrNull(p->last_error_at, &nulls[7]);
+		values[8] = Int32GetDatum(p->failures);
+		values[9] = TimeOrNull(p->last_applied_at, &nulls[9]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum)0;
+}
+
+/*
+ * True when every slot through which a subscriber pulls from this node has
+ * confirmed `target`.  *any is set if there is at least one such slot.
+ */
+bool SubscribersConfirmed(const char *prefix, XLogRecPtr target, bool *any) {
+	size_t prefix_len = strlen(prefix);
+	bool all = true;
+	*any = false;
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++) {
+		ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
+		if (!s->in_use || s->data.database != MyDatabaseId ||
+		    strncmp(NameStr(s->data.name), prefix, prefix_len) != 0)
+			continue;
+		*any = true;
+		SpinLockAcquire(&s->mutex);
+		XLogRecPtr confirmed = s->data.confirmed_flush;
+		SpinLockRelease(&s->mutex);
+		if (confirmed < target)
+			all = false;
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return all;
+}
+
+Datum WaitForPeers(FunctionCallInfo fcinfo) {
+	RequireAdmin("concord.wait_for_peers");
+	Interval *timeout = PG_GETARG_INTERVAL_P(0);
+	catalog::NodeInfo node;
+	catalog::RequireLocalNode(&node);
+	char *prefix = pg::ToPalloc(naming::ProviderSlotPrefix(node.node_name));
+
+	bool any;
+	SubscribersConfirmed(prefix, InvalidXLogRecPtr, &any);
+	if (!any)
+		PG_RETURN_BOOL(true);
+
+	/*
+	 * A marker record ends everything committed before this call; once each
+	 * subscriber's slot confirms its end, they have applied all of it.  The
+	 * record also wakes walsenders that are idle.
+	 */
+	XLogRecPtr target = LogLogicalMessage("concord", "", 0, false);
+	XLogFlush(target);
+
+	int64 timeout_ms = (int64)(timeout->time / 1000) + (int64)timeout->day * 86400000LL +
+	                   (int64)timeout->month * 30LL * 86400000LL;
+	TimestampTz deadline = GetCurrentTimestamp() + timeout_ms * 1000;
+	for (;;) {
+		if (SubscribersConfirmed(prefix, target, &any))
+			PG_RETURN_BOOL(true);
+		long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			PG_RETURN_BOOL(false);
+		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining < 20 ? remaining : 20,
+		                PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+Datum RedactDsn(FunctionCallInfo fcinfo) {
+	char *dsn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char *redacted = pg::ToPalloc(conninfo::Redact(dsn));
+	PG_RETURN_TEXT_P(cstring_to_text(redacted));
+}
+
+Datum DescribeMessage(FunctionCallInfo fcinfo) {
+	bytea *message = PG_GETARG_BYTEA_PP(0);
+	char *text = pg::ToPalloc(protocol::DescribeMessage(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
+	PG_RETURN_TEXT_P(cstring_to_text(text));
+}
+
+} // namespace
+
+} // namespace concord::sqlapi
+
+using concord::pg::Entry;
+
+Datum concord_peer_status(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::PeerStatus(fcinfo); }); }
+Datum concord_wait_for_peers(PG_FUNCTION_ARGS) {
+	return Entry([&] { return concord::sqlapi::WaitForPeers(fcinfo); });
+}
+Datum concord_redact_dsn(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::RedactDsn(fcinfo); }); }
+Datum concord_describe_message(PG_FUNCTION_ARGS) {
+	return Entry([&] { return concord::sqlapi::DescribeMessage(fcinfo); });
+}

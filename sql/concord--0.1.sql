@@ -1,0 +1,250 @@
+-- concord--0.1.sql — catalog, functions and views of the concord extension.
+--
+-- Everything lives in schema "concord".  Catalog tables are written only by
+-- concord's own functions (which switch to the extension owner to do so);
+-- configuration functions are for superusers and members of concord_admin;
+-- the monitoring views hide every connection string password.
+
+\echo Use "CREATE EXTENSION concord" to load this file. \quit
+
+-- The administrative role: members may change concord's configuration.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'concord_admin') THEN
+        CREATE ROLE concord_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA concord FROM PUBLIC;
+GRANT USAGE ON SCHEMA concord TO concord_admin, pg_monitor;
+
+CREATE SEQUENCE concord.object_id_seq;
+
+-- This database's identity in the mesh (at most one row).  Read by the output
+-- plugin during decoding, hence a user catalog table.
+CREATE TABLE concord.node (
+    node_id    oid PRIMARY KEY DEFAULT nextval('concord.object_id_seq')::oid,
+    node_name  text NOT NULL UNIQUE,
+    dsn        text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+) WITH (user_catalog_table = true);
+CREATE UNIQUE INDEX node_single_row ON concord.node ((true));
+
+-- One row per peer this node applies from.
+CREATE TABLE concord.subscription (
+    sub_id      oid PRIMARY KEY DEFAULT nextval('concord.object_id_seq')::oid,
+    peer_name   text NOT NULL UNIQUE,
+    peer_dsn    text NOT NULL,
+    link_name   text NOT NULL UNIQUE,   -- slot on the peer and origin here
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Replicated tables and their conflict handling.  Read during decoding.
+CREATE TABLE concord.replicated_table (
+    relid           regclass PRIMARY KEY,
+    conflict_policy text NOT NULL DEFAULT 'last_update_wins'
+        CHECK (conflict_policy IN ('last_update_wins', 'first_update_wins', 'apply_remote',
+                                   'keep_local', 'error', 'custom')),
+    resolver        regprocedure,
+    delta_columns   text[] NOT NULL DEFAULT '{}',
+    CHECK ((conflict_policy = 'custom') = (resolver IS NOT NULL))
+) WITH (user_catalog_table = true);
+
+-- Every conflict, whatever its resolution, written in the applying transaction.
+CREATE TABLE concord.conflicts (
+    conflict_id      bigserial PRIMARY KEY,
+    at               timestamptz NOT NULL DEFAULT clock_timestamp(),
+    relation         regclass,
+    conflict_type    text NOT NULL,
+    resolution       text NOT NULL,
+    local_origin     text,
+    remote_origin    text,
+    local_commit_ts  timestamptz,
+    remote_commit_ts timestamptz,
+    local_tuple      jsonb,
+    remote_tuple     jsonb,
+    remote_lsn       pg_lsn
+);
+CREATE INDEX conflicts_at ON concord.conflicts (at);
+
+-- Deleted keys of last_update_wins tables: a delete is a write of "no row",
+-- and a later-arriving older change must lose against it.
+CREATE TABLE concord.tombstone (
+    relid       oid NOT NULL,
+    key         jsonb NOT NULL,
+    commit_ts   timestamptz NOT NULL,
+    origin_node text NOT NULL,
+    PRIMARY KEY (relid, key)
+);
+
+REVOKE ALL ON concord.node, concord.subscription, concord.replicated_table,
+              concord.conflicts, concord.tombstone, concord.object_id_seq FROM PUBLIC;
+GRANT SELECT ON concord.conflicts TO concord_admin, pg_monitor;
+GRANT SELECT ON concord.replicated_table TO concord_admin, pg_monitor;
+
+-- ---------------------------------------------------------------------------
+-- Node and membership
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION concord.create_node(node_name text, dsn text) RETURNS oid
+    AS 'MODULE_PATHNAME', 'concord_create_node' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.create_node(text, text) IS
+    'gives this database its identity in the mesh; dsn is how peers reach it';
+
+CREATE FUNCTION concord.drop_node() RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_drop_node' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION concord.drop_node() IS
+    'removes this node''s identity, its subscriptions and its slots';
+
+CREATE FUNCTION concord.subscribe(peer_name text, peer_dsn text, copy_data boolean DEFAULT false)
+    RETURNS oid
+    AS 'MODULE_PATHNAME', 'concord_subscribe' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.subscribe(text, text, boolean) IS
+    'pulls the peer''s locally-originated changes of replicated tables and applies them here';
+
+CREATE FUNCTION concord.unsubscribe(peer_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_unsubscribe' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.unsubscribe(text) IS
+    'stops pulling from the peer and drops its slot there (if reachable)';
+
+CREATE FUNCTION concord.pause(peer_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_pause' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.pause(text) IS
+    'stops applying from the peer before returning; nothing is lost';
+
+CREATE FUNCTION concord.resume(peer_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_resume' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.resume(text) IS
+    'restarts applying from a paused peer';
+
+CREATE FUNCTION concord.wait_for_peers(timeout interval DEFAULT '60s') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_wait_for_peers' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.wait_for_peers(interval) IS
+    'true once every subscriber of this node applied everything committed here before the call';
+
+-- ---------------------------------------------------------------------------
+-- Tables and conflict policies
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION concord.add_table(relation regclass, conflict_policy text DEFAULT 'last_update_wins')
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_add_table' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.add_table(regclass, text) IS
+    'starts replicating the table (it needs a primary key or replica identity index)';
+
+CREATE FUNCTION concord.set_conflict_policy(relation regclass, conflict_policy text,
+                                            resolver regprocedure DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_set_conflict_policy' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION concord.set_conflict_policy(regclass, text, regprocedure) IS
+    'changes the table''s conflict policy for the next applied transaction';
+
+CREATE FUNCTION concord.set_delta_columns(relation regclass, columns text[]) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_set_delta_columns' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.set_delta_columns(regclass, text[]) IS
+    'numeric columns whose concurrent changes merge as deltas instead of overwriting';
+
+CREATE FUNCTION concord.remove_table(relation regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_remove_table' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.remove_table(regclass) IS
+    'stops replicating the table';
+
+CREATE FUNCTION concord.skip_transaction(peer_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_skip_transaction' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.skip_transaction(text) IS
+    'skips exactly the one remote transaction from the peer that is failing now, and records it';
+
+-- ---------------------------------------------------------------------------
+-- Observability
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION concord.peer_status(
+    OUT sub_id oid, OUT status text, OUT worker_pid int,
+    OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT peer_wal_end pg_lsn,
+    OUT last_error text, OUT last_error_at timestamptz, OUT failures int,
+    OUT last_applied_at timestamptz)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'concord_peer_status' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.peer_status() IS
+    'live state of this database''s apply workers, from shared memory';
+
+CREATE FUNCTION concord.redact_dsn(dsn text) RETURNS text
+    AS 'MODULE_PATHNAME', 'concord_redact_dsn' LANGUAGE C STRICT IMMUTABLE;
+COMMENT ON FUNCTION concord.redact_dsn(text) IS
+    'the connection string with every password replaced by ********';
+
+CREATE VIEW concord.peers AS
+SELECT s.peer_name,
+       CASE WHEN NOT s.enabled THEN 'paused'
+            ELSE coalesce(st.status, 'connecting') END AS status,
+       st.received_lsn,
+       st.applied_lsn,
+       CASE WHEN st.peer_wal_end IS NULL OR st.applied_lsn IS NULL THEN NULL
+            ELSE greatest(st.peer_wal_end - st.applied_lsn, 0)::bigint END AS lag_bytes,
+       st.last_error,
+       st.last_error_at,
+       st.failures,
+       st.last_applied_at,
+       st.worker_pid,
+       concord.redact_dsn(s.peer_dsn) AS peer_dsn,
+       s.link_name,
+       s.sub_id
+  FROM concord.subscription s
+  LEFT JOIN concord.peer_status() st USING (sub_id);
+COMMENT ON VIEW concord.peers IS 'one row per peer this node applies from';
+
+CREATE VIEW concord.tables AS
+SELECT t.relid AS relation,
+       t.conflict_policy,
+       t.resolver,
+       t.delta_columns
+  FROM concord.replicated_table t;
+COMMENT ON VIEW concord.tables IS 'replicated tables and their conflict handling';
+
+CREATE VIEW concord.nodes AS
+SELECT n.node_id, n.node_name, concord.redact_dsn(n.dsn) AS dsn, n.created_at
+  FROM concord.node n;
+COMMENT ON VIEW concord.nodes IS 'this database''s node identity, password hidden';
+
+CREATE VIEW concord.conflict_stats AS
+SELECT relation, conflict_type, resolution, count(*) AS count, max(at) AS last_at
+  FROM concord.conflicts
+ GROUP BY relation, conflict_type, resolution;
+COMMENT ON VIEW concord.conflict_stats IS 'conflicts per table, type and resolution';
+
+-- The views run with their owner's rights, so their readers need no access to
+-- the catalog tables (which hold unredacted connection strings).
+GRANT SELECT ON concord.peers, concord.tables, concord.nodes, concord.conflict_stats
+    TO concord_admin, pg_monitor;
+
+-- ---------------------------------------------------------------------------
+-- Debugging aids
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION concord.describe_message(message bytea) RETURNS text
+    AS 'MODULE_PATHNAME', 'concord_describe_message' LANGUAGE C STRICT IMMUTABLE;
+COMMENT ON FUNCTION concord.describe_message(bytea) IS
+    'renders one message of concord''s output plugin as readable text';
+
+-- ---------------------------------------------------------------------------
+-- Privileges: configuration is for superusers and concord_admin.
+-- ---------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+    concord.create_node(text, text), concord.drop_node(),
+    concord.subscribe(text, text, boolean), concord.unsubscribe(text),
+    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
+    concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
+    concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
+    concord.skip_transaction(text), concord.peer_status()
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    concord.create_node(text, text), concord.drop_node(),
+    concord.subscribe(text, text, boolean), concord.unsubscribe(text),
+    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
+    concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
+    concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
+    concord.skip_transaction(text)
+    TO concord_admin;
+GRANT EXECUTE ON FUNCTION concord.peer_status() TO concord_admin, pg_monitor;

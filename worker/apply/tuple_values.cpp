@@ -1,0 +1,60 @@
+/*
+ * tuple_values.cpp — text/binary wire values to Datums of the local columns.
+ */
+#include "worker/apply/tuple_values.hpp"
+
+extern "C" {
+#include "lib/stringinfo.h"
+}
+
+#include "worker/apply/apply_state.hpp"
+
+namespace concord::apply {
+
+void CheckReader(const protocol::Reader &r, const char *what) {
+	if (!r.ok())
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+		                errmsg("malformed %s message from peer \"%s\": %s at offset %zu", what, state->peer_name,
+		                       r.error(), r.error_offset())));
+}
+
+void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleValues *out) {
+	int ncols = r.GetTupleHeader();
+	CheckReader(r, "tuple");
+	if (ncols != rel->natts)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+		                errmsg("peer \"%s\" sent %d columns for table \"%s\", announced %d", state->peer_name, ncols,
+		                       t->display_name, rel->natts)));
+	out->ncols = ncols;
+	out->values = static_cast<Datum *>(palloc0(sizeof(Datum) * Max(ncols, 1)));
+	out->nulls = static_cast<char *>(palloc(Max(ncols, 1)));
+	out->unchanged = static_cast<char *>(palloc0(Max(ncols, 1)));
+	out->any_unchanged = false;
+	for (int c = 0; c < ncols; c++) {
+		protocol::Value v;
+		r.GetValue(&v);
+		CheckReader(r, "tuple");
+		out->nulls[c] = ' ';
+		switch (v.kind) {
+		case protocol::ValueKind::kNull:
+			out->nulls[c] = 'n';
+			break;
+		case protocol::ValueKind::kUnchanged:
+			out->nulls[c] = 'n';
+			out->unchanged[c] = 1;
+			out->any_unchanged = true;
+			break;
+		case protocol::ValueKind::kText: {
+			char *text = pnstrdup(v.data.data(), v.data.size());
+			out->values[c] = InputFunctionCall(&t->in_funcs[c], text, t->ioparams[c], t->typmods[c]);
+			break;
+		}
+		case protocol::ValueKind::kBinary:
+			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+			                errmsg("peer \"%s\" sent a binary value, which protocol version %u does not use",
+			                       state->peer_name, protocol::kProtocolVersion)));
+		}
+	}
+}
+
+} // namespace concord::apply
