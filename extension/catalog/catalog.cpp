@@ -17,6 +17,11 @@ extern "C" {
 
 namespace concord::catalog {
 
+/*
+ * Reads pass read_only = false to SPI: that takes a fresh snapshot after a
+ * command-counter increment, so a function sees the catalog rows it wrote
+ * a moment before (create_node reads back the node it inserted).
+ */
 namespace {
 
 /* Copies column `col` of the current SPI row as a string in the upper context. */
@@ -50,7 +55,7 @@ bool LoadOneSubscription(const char *where, Oid argtype, Datum arg, Subscription
 	char *sql = psprintf("SELECT %s FROM concord.subscription WHERE %s", kSubscriptionColumns, where);
 	Oid types[1] = {argtype};
 	Datum values[1] = {arg};
-	if (SPI_execute_with_args(sql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.subscription failed");
 	bool found = SPI_processed > 0;
 	if (found)
@@ -84,7 +89,7 @@ bool ExtensionInstalled() { return OidIsValid(get_extension_oid("concord", true)
 
 bool LoadLocalNode(NodeInfo *out) {
 	ConnectSpi();
-	if (SPI_execute("SELECT node_id, node_name, dsn FROM concord.node", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT node_id, node_name, dsn FROM concord.node", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.node failed");
 	bool found = SPI_processed > 0;
 	if (found) {
@@ -118,7 +123,7 @@ List *LoadSubscriptions() {
 	MemoryContext caller = CurrentMemoryContext;
 	ConnectSpi();
 	char *sql = psprintf("SELECT %s FROM concord.subscription ORDER BY sub_id", kSubscriptionColumns);
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.subscription failed");
 	List *result = NIL;
 	for (uint64 i = 0; i < SPI_processed; i++) {
@@ -139,7 +144,7 @@ bool LoadTable(Oid relid, TableInfo *out) {
 	Datum values[1] = {ObjectIdGetDatum(relid)};
 	if (SPI_execute_with_args("SELECT conflict_policy, resolver::oid, delta_columns FROM concord.replicated_table "
 	                          "WHERE relid = $1::oid::regclass",
-	                          1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+	                          1, types, values, nullptr, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.replicated_table failed");
 	bool found = SPI_processed > 0;
 	if (found) {
