@@ -14,7 +14,11 @@ OBJS = $(SOURCES:.cpp=.o)
 PG_CPPFLAGS = -I$(CURDIR) -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-register -fno-omit-frame-pointer
+# -MMD -MP: gcc records each object's header dependencies in a .d file next
+# to it, so changing a header rebuilds every object that includes it.
+PG_CXXFLAGS += -MMD -MP
 SHLIB_LINK = -lpq -lstdc++
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 # pg_regress suite (tests/regress) run against a temporary instance that has
 # concord preloaded; see tests/regress/concord.conf.
@@ -31,6 +35,8 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+-include $(OBJS:.o=.d)
 
 # installcheck against the temporary instance above, not a running server.
 installcheck: REGRESS_OPTS += --port=$(or $(CONCORD_REGRESS_PORT),54329)

@@ -69,13 +69,13 @@ CREATE TABLE concord.conflicts (
 );
 CREATE INDEX conflicts_at ON concord.conflicts (at);
 
--- Deleted keys of last_update_wins tables: a delete is a write of "no row",
--- and a later-arriving older change must lose against it.
+-- Deleted keys of replicated tables: a delete is a write of "no row", and a
+-- later-arriving older change must lose against it.  The key is the binary
+-- (send) form of the key columns; the version of the delete is the row's own
+-- xmin (its commit timestamp and replication origin), exactly as for live rows.
 CREATE TABLE concord.tombstone (
-    relid       oid NOT NULL,
-    key         jsonb NOT NULL,
-    commit_ts   timestamptz NOT NULL,
-    origin_node text NOT NULL,
+    relid oid NOT NULL,
+    key   bytea NOT NULL,
     PRIMARY KEY (relid, key)
 );
 
@@ -154,6 +154,16 @@ CREATE FUNCTION concord.skip_transaction(peer_name text) RETURNS void
     AS 'MODULE_PATHNAME', 'concord_skip_transaction' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION concord.skip_transaction(text) IS
     'skips exactly the one remote transaction from the peer that is failing now, and records it';
+
+CREATE FUNCTION concord.tombstone_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'concord_tombstone_trigger' LANGUAGE C;
+COMMENT ON FUNCTION concord.tombstone_trigger() IS
+    'records a deleted key of a replicated table (installed by add_table as ENABLE ALWAYS)';
+
+CREATE FUNCTION concord.prune_conflicts(older_than interval) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'concord_prune_conflicts' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.prune_conflicts(interval) IS
+    'deletes conflict rows older than the given age; returns how many';
 
 -- ---------------------------------------------------------------------------
 -- Observability
@@ -237,7 +247,7 @@ REVOKE ALL ON FUNCTION
     concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
-    concord.skip_transaction(text), concord.peer_status()
+    concord.skip_transaction(text), concord.peer_status(), concord.prune_conflicts(interval)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     concord.create_node(text, text), concord.drop_node(),
@@ -245,6 +255,6 @@ GRANT EXECUTE ON FUNCTION
     concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
-    concord.skip_transaction(text)
+    concord.skip_transaction(text), concord.prune_conflicts(interval)
     TO concord_admin;
 GRANT EXECUTE ON FUNCTION concord.peer_status() TO concord_admin, pg_monitor;

@@ -10,7 +10,10 @@
 
 namespace concord::conninfo {
 
-/* Empty if dsn parses (key=value or URI form); otherwise libpq's complaint. */
+/*
+ * Empty if dsn parses (key=value or URI form); otherwise libpq's complaint,
+ * with the password text of a URI (which libpq may quote) masked.
+ */
 std::string ParseProblem(const std::string &dsn);
 
 /*

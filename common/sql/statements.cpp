@@ -5,6 +5,48 @@
 
 namespace concord::sql {
 
+namespace {
+
+/* Alias of the target table in lookups: unlikely to collide with a column name. */
+constexpr std::string_view kRowAlias = "\"concord row\"";
+/* The origin that last wrote the row; NULL (never equal) when unknown. */
+constexpr std::string_view kRowOrigin = "(pg_catalog.pg_xact_commit_timestamp_origin(xmin)).roident";
+
+std::string Param(size_t n) { return "$" + std::to_string(n); }
+
+/* [alias.]key1 = $first AND [alias.]key2 = $(first+1) ... */
+void AppendKeyCondition(std::string *out, Names keys, size_t first_param, std::string_view alias = {}) {
+	for (size_t i = 0; i < keys.count; i++) {
+		if (i > 0)
+			out->append(" AND ");
+		if (!alias.empty()) {
+			out->append(alias);
+			out->push_back('.');
+		}
+		out->append(QuoteIdentifier(keys.items[i]));
+		out->append(" = ");
+		out->append(Param(first_param + i));
+	}
+}
+
+void AppendColumnList(std::string *out, Names columns) {
+	for (size_t i = 0; i < columns.count; i++) {
+		if (i > 0)
+			out->append(", ");
+		out->append(QuoteIdentifier(columns.items[i]));
+	}
+}
+
+void AppendParamList(std::string *out, size_t first, size_t count) {
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			out->append(", ");
+		out->append(Param(first + i));
+	}
+}
+
+} // namespace
+
 std::string QuoteIdentifier(std::string_view name) {
 	std::string out;
 	out.reserve(name.size() + 2);
@@ -22,49 +64,45 @@ std::string QualifiedName(std::string_view schema, std::string_view name) {
 	return QuoteIdentifier(schema) + "." + QuoteIdentifier(name);
 }
 
-namespace {
-
-std::string Param(size_t n) { return "$" + std::to_string(n); }
-
-/* key1 = $first AND key2 = $(first+1) ... */
-void AppendKeyCondition(std::string *out, Names keys, size_t first_param) {
-	for (size_t i = 0; i < keys.count; i++) {
-		if (i > 0)
-			out->append(" AND ");
-		out->append(QuoteIdentifier(keys.items[i]));
-		out->append(" = ");
-		out->append(Param(first_param + i));
-	}
-}
-
-} // namespace
-
 std::string BuildInsert(std::string_view table, Names columns, bool overriding) {
 	std::string out = "INSERT INTO ";
 	out.append(table);
 	out.append(" (");
-	for (size_t i = 0; i < columns.count; i++) {
-		if (i > 0)
-			out.append(", ");
-		out.append(QuoteIdentifier(columns.items[i]));
-	}
+	AppendColumnList(&out, columns);
 	out.append(")");
 	if (overriding)
 		out.append(" OVERRIDING SYSTEM VALUE");
 	out.append(" VALUES (");
-	for (size_t i = 0; i < columns.count; i++) {
-		if (i > 0)
-			out.append(", ");
-		out.append(Param(i + 1));
-	}
+	AppendParamList(&out, 1, columns.count);
 	out.append(")");
 	return out;
 }
 
-std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guard_xmin,
+std::string BuildGuardedInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
+                               uint32_t relid) {
+	std::string out = "INSERT INTO ";
+	out.append(table);
+	out.append(" (");
+	AppendColumnList(&out, columns);
+	out.append(")");
+	if (overriding)
+		out.append(" OVERRIDING SYSTEM VALUE");
+	out.append(" SELECT ");
+	AppendParamList(&out, 1, columns.count);
+	out.append(" WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = ");
+	out.append(std::to_string(relid));
+	out.append("::pg_catalog.oid AND key = ");
+	out.append(Param(columns.count + 1));
+	out.append(") ON CONFLICT (");
+	AppendColumnList(&out, key_columns);
+	out.append(") DO NOTHING");
+	return out;
+}
+
+std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guarded,
                         const bool *delta) {
-	/* old values of delta columns follow the SET, key and xmin parameters */
-	size_t next_old = set_columns.count + key_columns.count + (guard_xmin ? 1 : 0) + 1;
+	/* old values of delta columns follow the SET, key and origin parameters */
+	size_t next_old = set_columns.count + key_columns.count + (guarded ? 1 : 0) + 1;
 
 	std::string out = "UPDATE ";
 	out.append(table);
@@ -85,32 +123,56 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	}
 	out.append(" WHERE ");
 	AppendKeyCondition(&out, key_columns, set_columns.count + 1);
-	if (guard_xmin)
-		out.append(" AND xmin = " + Param(set_columns.count + key_columns.count + 1));
+	if (guarded) {
+		out.append(" AND ");
+		out.append(kRowOrigin);
+		out.append(" = " + Param(set_columns.count + key_columns.count + 1));
+	}
 	return out;
 }
 
-std::string BuildDelete(std::string_view table, Names key_columns, bool guard_xmin) {
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded) {
 	std::string out = "DELETE FROM ";
 	out.append(table);
 	out.append(" WHERE ");
 	AppendKeyCondition(&out, key_columns, 1);
-	if (guard_xmin)
-		out.append(" AND xmin = " + Param(key_columns.count + 1));
+	if (guarded) {
+		out.append(" AND ");
+		out.append(kRowOrigin);
+		out.append(" = " + Param(key_columns.count + 1));
+	}
 	return out;
 }
 
-std::string BuildLookup(std::string_view table, Names columns, Names key_columns) {
-	std::string out = "SELECT xmin";
-	for (size_t i = 0; i < columns.count; i++) {
-		out.append(", ");
-		out.append(QuoteIdentifier(columns.items[i]));
-	}
+std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns) {
+	std::string out = "SELECT ";
+	out.append(kRowAlias);
+	out.append(".xmin, c.\"timestamp\", c.roident, ");
+	out.append(kRowAlias);
 	out.append(" FROM ");
 	out.append(table);
-	out.append(" WHERE ");
-	AppendKeyCondition(&out, key_columns, 1);
+	out.append(" AS ");
+	out.append(kRowAlias);
+	out.append(" LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(");
+	out.append(kRowAlias);
+	out.append(".xmin) AS c ON true WHERE ");
+	if (unique_columns.count == 0) {
+		AppendKeyCondition(&out, key_columns, 1, kRowAlias);
+	} else {
+		AppendKeyCondition(&out, unique_columns, 1, kRowAlias);
+		out.append(" AND NOT (");
+		AppendKeyCondition(&out, key_columns, unique_columns.count + 1, kRowAlias);
+		out.append(")");
+	}
+	out.append(" LIMIT 1 FOR UPDATE OF ");
+	out.append(kRowAlias);
 	return out;
+}
+
+std::string BuildTombstoneLookup() {
+	return "SELECT t.xmin, c.\"timestamp\", c.roident FROM concord.tombstone AS t "
+	       "LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(t.xmin) AS c ON true "
+	       "WHERE t.relid = $1 AND t.key = $2";
 }
 
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity) {

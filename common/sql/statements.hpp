@@ -6,10 +6,15 @@
  * numbered $1..$n in the order documented per builder; the caller binds
  * values of the local column types.  Builders take plain arrays of
  * string_views so PostgreSQL-side callers need no C++ containers.
+ *
+ * "Guarded" statements are the apply fast path: they change the row only if
+ * no conflict is possible, and report zero rows otherwise so the caller can
+ * take the slow path (look at the local row, decide, record the conflict).
  */
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,25 +38,40 @@ std::string QualifiedName(std::string_view schema, std::string_view name);
 std::string BuildInsert(std::string_view table, Names columns, bool overriding);
 
 /*
- * UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. AND keym = $(k+m)
- * [AND xmin = $(k+m+1)] when guard_xmin: the update applies only if the row is
- * still the version the caller looked at.
- * delta marks SET columns applied as deltas: s = s + ($i - $(old_i)), where the
- * old values follow all other parameters in the order the delta columns appear.
+ * Guarded insert: inserts only if the key is free and has no tombstone.
+ * INSERT INTO t (c1..cn) SELECT $1..$n WHERE NOT EXISTS (SELECT 1 FROM
+ * concord.tombstone WHERE relid = <relid> AND key = $(n+1))
+ * ON CONFLICT (keys) DO NOTHING
  */
-std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guard_xmin,
-                        const bool *delta = nullptr);
-
-/* DELETE FROM t WHERE key1 = $1 .. [AND xmin = $(m+1)] */
-std::string BuildDelete(std::string_view table, Names key_columns, bool guard_xmin);
+std::string BuildGuardedInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
+                               uint32_t relid);
 
 /*
- * SELECT xmin, <columns> FROM t WHERE key1 = $1 .. — the local row a remote
- * change would touch, with the transaction that last wrote it.
+ * UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m)
+ * guarded: AND the row was last written through replication origin $(k+m+1)
+ * (so the change cannot conflict).
+ * delta (optional, one flag per SET column) marks columns merged as deltas:
+ * s = local + ($new - $old); the old values follow all other parameters, in
+ * the order the delta columns appear.
  */
-std::string BuildLookup(std::string_view table, Names columns, Names key_columns);
+std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guarded,
+                        const bool *delta = nullptr);
 
-/* TRUNCATE TABLE t1, t2 [CASCADE] [RESTART IDENTITY] (tables already qualified) */
+/* DELETE FROM t WHERE key1 = $1 .. [AND last written through origin $(m+1)] */
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded);
+
+/*
+ * The local row a change would touch, locked, with its version:
+ * SELECT xmin, commit timestamp, origin id, whole row FROM t WHERE keys = $1..
+ * FOR UPDATE.  With unique_columns set, instead finds another row (key not
+ * equal to $(u+1)..) holding the same values $1..$u in those columns.
+ */
+std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns = {});
+
+/* The version of a tombstone: SELECT xmin, commit timestamp, origin id WHERE relid = $1 AND key = $2. */
+std::string BuildTombstoneLookup();
+
+/* TRUNCATE TABLE t1, t2 [RESTART IDENTITY] [CASCADE] (tables already qualified) */
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity);
 
 } // namespace concord::sql

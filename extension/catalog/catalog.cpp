@@ -64,17 +64,6 @@ bool LoadOneSubscription(const char *where, Oid argtype, Datum arg, Subscription
 	return found;
 }
 
-Oid ExtensionOwner() {
-	ConnectSpi();
-	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'concord'", true, 1) !=
-	        SPI_OK_SELECT ||
-	    SPI_processed != 1)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("extension \"concord\" is not installed")));
-	bool isnull;
-	Oid owner = DatumGetObjectId(SpiDatum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	return owner;
-}
 
 } // namespace
 
@@ -172,6 +161,21 @@ bool LoadTable(Oid relid, TableInfo *out) {
 	}
 	SPI_finish();
 	return found;
+}
+
+Oid ExtensionOwner() {
+	static Oid cached = InvalidOid;
+	if (OidIsValid(cached))
+		return cached;
+	ConnectSpi();
+	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'concord'", true, 1) !=
+	        SPI_OK_SELECT ||
+	    SPI_processed != 1)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("extension \"concord\" is not installed")));
+	bool isnull;
+	cached = DatumGetObjectId(SpiDatum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return cached;
 }
 
 uint64 Write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected) {

@@ -59,6 +59,12 @@ bool LoadTable(Oid relid, TableInfo *out);
  */
 uint64 Write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected);
 
+/*
+ * The role owning the concord extension (cached per process: an extension
+ * owner changes only by ALTER EXTENSION ... OWNER, which is not supported).
+ */
+Oid ExtensionOwner();
+
 /* Copies a string into the context that was current at SPI_connect. */
 char *SpiStrdup(const char *s);
 

@@ -33,6 +33,7 @@ extern "C" {
 
 #include "common/protocol/wire.hpp"
 #include "extension/bridge/pg_guard.hpp"
+#include "extension/bridge/string_info_sink.hpp"
 #include "extension/output/relation_cache.hpp"
 
 extern "C" {
@@ -47,10 +48,7 @@ using protocol::MessageType;
 using protocol::OldTupleKind;
 using protocol::ValueKind;
 
-struct StringInfoSink {
-	StringInfo buf;
-	void Append(const char *data, size_t len) { appendBinaryStringInfo(buf, data, static_cast<int>(len)); }
-};
+using pg::StringInfoSink;
 using Writer = protocol::Writer<StringInfoSink>;
 
 struct PluginState {

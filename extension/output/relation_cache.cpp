@@ -20,6 +20,8 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+#include "extension/catalog/key_columns.hpp"
+
 namespace concord::output {
 
 namespace {
@@ -82,7 +84,7 @@ void BuildEntry(RelationEntry *e, Relation rel) {
 	}
 	if (e->replicated) {
 		TupleDesc desc = RelationGetDescr(rel);
-		Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+		Bitmapset *key = catalog::KeyColumns(rel);
 		MemoryContext old = MemoryContextSwitchTo(cache_context);
 		e->attnums = static_cast<AttrNumber *>(palloc(sizeof(AttrNumber) * Max(desc->natts, 1)));
 		e->out_funcs = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1)));

@@ -10,7 +10,10 @@ extern "C" {
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "storage/proc.h"
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 }
 
 #include "common/conninfo/conninfo.hpp"
@@ -29,6 +32,13 @@ PG_FUNCTION_INFO_V1(concord_drop_node);
 namespace concord::sqlapi {
 
 namespace {
+
+/* The output plugin caches this node's name; make decoding re-read it. */
+void InvalidateNodeCache() {
+	Oid relid = get_relname_relid("node", get_namespace_oid("concord", false));
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+}
 
 Datum CreateNode(FunctionCallInfo fcinfo) {
 	RequireAdmin("concord.create_node");
@@ -58,6 +68,7 @@ Datum CreateNode(FunctionCallInfo fcinfo) {
 	               SPI_OK_INSERT);
 	catalog::NodeInfo created;
 	catalog::RequireLocalNode(&created);
+	InvalidateNodeCache();
 	WakeWorkersAtCommit();
 	PG_RETURN_OID(created.node_id);
 }
@@ -100,6 +111,7 @@ Datum DropNode(FunctionCallInfo fcinfo) {
 	}
 	DropLocalProviderSlots(node.node_name);
 	catalog::Write("DELETE FROM concord.node", 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+	InvalidateNodeCache();
 	WakeWorkersAtCommit();
 	PG_RETURN_VOID();
 }

@@ -6,6 +6,8 @@ extern "C" {
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -31,6 +33,7 @@ PG_FUNCTION_INFO_V1(concord_peer_status);
 PG_FUNCTION_INFO_V1(concord_wait_for_peers);
 PG_FUNCTION_INFO_V1(concord_redact_dsn);
 PG_FUNCTION_INFO_V1(concord_describe_message);
+PG_FUNCTION_INFO_V1(concord_prune_conflicts);
 }
 
 namespace concord::sqlapi {
@@ -150,6 +153,15 @@ Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	}
 }
 
+Datum PruneConflicts(FunctionCallInfo fcinfo) {
+	RequireAdmin("concord.prune_conflicts");
+	Oid types[1] = {INTERVALOID};
+	Datum values[1] = {PG_GETARG_DATUM(0)};
+	uint64 removed = catalog::Write("DELETE FROM concord.conflicts WHERE at < now() - $1", 1, types, values, nullptr,
+	                                SPI_OK_DELETE);
+	PG_RETURN_INT64(static_cast<int64>(removed));
+}
+
 Datum RedactDsn(FunctionCallInfo fcinfo) {
 	char *dsn = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char *redacted = pg::ToPalloc(conninfo::Redact(dsn));
@@ -173,6 +185,9 @@ Datum concord_wait_for_peers(PG_FUNCTION_ARGS) {
 	return Entry([&] { return concord::sqlapi::WaitForPeers(fcinfo); });
 }
 Datum concord_redact_dsn(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::RedactDsn(fcinfo); }); }
+Datum concord_prune_conflicts(PG_FUNCTION_ARGS) {
+	return Entry([&] { return concord::sqlapi::PruneConflicts(fcinfo); });
+}
 Datum concord_describe_message(PG_FUNCTION_ARGS) {
 	return Entry([&] { return concord::sqlapi::DescribeMessage(fcinfo); });
 }

@@ -29,6 +29,7 @@ extern "C" {
 
 #include "extension/bridge/pg_guard.hpp"
 #include "extension/catalog/catalog.hpp"
+#include "extension/catalog/key_columns.hpp"
 #include "extension/sqlapi/access.hpp"
 #include "extension/sqlapi/resolver_check.hpp"
 
@@ -73,7 +74,7 @@ void CheckReplicable(Oid relid) {
 	Oid nsp = RelationGetNamespace(rel);
 	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("concord", true))
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is a system or concord table", name)));
-	if (!OidIsValid(RelationGetReplicaIndex(rel)))
+	if (!OidIsValid(catalog::KeyIndex(rel)))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 		                errmsg("table \"%s\" has no primary key or replica identity index", name),
 		                errdetail("concord finds a replicated row on every node by its key."),
@@ -92,6 +93,29 @@ void RequireReplicated(Oid relid) {
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
 		                errmsg("table \"%s\" is not replicated by concord", get_rel_name(relid)),
 		                errhint("Call concord.add_table() first.")));
+}
+
+/* schema.table, quoted, of a relation. */
+char *QualifiedRelationName(Oid relid) {
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+/*
+ * Installs the trigger that remembers deleted keys.  ENABLE ALWAYS: it must
+ * fire for the apply worker's deletes too (session_replication_role = replica).
+ */
+void InstallTombstoneTrigger(Oid relid) {
+	char *name = QualifiedRelationName(relid);
+	char *sql = psprintf("CREATE TRIGGER concord_tombstone AFTER DELETE ON %s FOR EACH ROW "
+	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
+	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone",
+	                     name, name);
+	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
+}
+
+void DropTombstoneTrigger(Oid relid) {
+	char *sql = psprintf("DROP TRIGGER concord_tombstone ON %s", QualifiedRelationName(relid));
+	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 
 /* Writes to concord.replicated_table and tells decoding about it. */
@@ -119,6 +143,7 @@ Datum AddTable(FunctionCallInfo fcinfo) {
 	Datum values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(policy)};
 	WriteTableRow("INSERT INTO concord.replicated_table (relid, conflict_policy) VALUES ($1::oid::regclass, $2)", 2,
 	              types, values, nullptr, SPI_OK_INSERT, relid);
+	InstallTombstoneTrigger(relid);
 	PG_RETURN_VOID();
 }
 
@@ -131,6 +156,7 @@ Datum RemoveTable(FunctionCallInfo fcinfo) {
 	WriteTableRow("DELETE FROM concord.replicated_table WHERE relid = $1::oid::regclass", 1, types, values, nullptr,
 	              SPI_OK_DELETE, relid);
 	catalog::Write("DELETE FROM concord.tombstone WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
+	DropTombstoneTrigger(relid);
 	PG_RETURN_VOID();
 }
 
@@ -184,7 +210,7 @@ void CheckDeltaColumns(Oid relid, ArrayType *columns) {
 	int n;
 	deconstruct_array(columns, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	Relation rel = table_open(relid, AccessShareLock);
-	Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+	Bitmapset *key = catalog::KeyColumns(rel);
 	for (int i = 0; i < n; i++) {
 		if (nulls[i])
 			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("delta column names must not be null")));
@@ -211,7 +237,7 @@ void CheckDeltaColumns(Oid relid, ArrayType *columns) {
 		                errdetail("A delta is the new value minus the old one, and only REPLICA IDENTITY FULL "
 		                          "writes the old row to the WAL."),
 		                errhint("Run ALTER TABLE %s REPLICA IDENTITY FULL on every node.",
-		                        quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname))));
+		                        QualifiedRelationName(relid))));
 }
 
 Datum SetDeltaColumns(FunctionCallInfo fcinfo) {

@@ -52,7 +52,7 @@ node_port() { cat "$(node_dir "$1")/concord_port"; }
 # cluster_start NAME — starts the node and records it for cluster_stop_all.
 cluster_start() {
     local dir; dir=$(node_dir "$1")
-    as_pg "$PG_BINDIR/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    as_pg "$PG_BINDIR/pg_ctl" ${CONCORD_PG_CTL_OPTS:-} -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null \
         || { tail -20 "$dir/server.log" >&2; die "node $1 did not start"; }
     CLUSTER_NODES+=("$1")
 }

@@ -1,5 +1,11 @@
 /*
- * apply_change.cpp — INSERT, UPDATE, DELETE and TRUNCATE through prepared SPI plans.
+ * apply_change.cpp — INSERT, UPDATE, DELETE and TRUNCATE of one remote change.
+ *
+ * Fast path first: one guarded statement that changes the row only when no
+ * conflict is possible (insert into a free, never-deleted key; update or
+ * delete of a row this same peer wrote last).  When it reports no row — or
+ * the table has other unique indexes to check — the conflict slow path
+ * (worker/conflict/resolve) looks, decides and records.
  */
 #include "worker/apply/apply_change.hpp"
 
@@ -14,13 +20,17 @@ extern "C" {
 #include "common/sql/statements.hpp"
 #include "extension/bridge/pg_guard.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/execute.hpp"
 #include "worker/apply/relation_map.hpp"
 #include "worker/apply/run_as_owner.hpp"
 #include "worker/apply/tuple_values.hpp"
+#include "worker/conflict/resolve.hpp"
 
 namespace concord::apply {
 
 namespace {
+
+using conflict::Operation;
 
 RemoteRelation *StartChange(protocol::Reader &r, const char *action, LocalTarget **target) {
 	uint32 relid = r.GetRelid();
@@ -37,17 +47,10 @@ void ExpectEnd(protocol::Reader &r, const char *what) {
 	CheckReader(r, what);
 }
 
-/* Key values of a tuple, in key order, for WHERE clauses. */
-void KeyValues(const LocalTarget *t, const TupleValues *tuple, Datum *values, char *nulls) {
-	for (int k = 0; k < t->nkeys; k++) {
-		int c = t->key_cols[k];
-		values[k] = tuple->values[c];
-		nulls[k] = tuple->nulls[c];
-		if (tuple->nulls[c] == 'n')
-			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-			                errmsg("peer \"%s\" sent a NULL key column for table \"%s\"", state->peer_name,
-			                       t->display_name)));
-	}
+void SlowPath(Operation op, RemoteRelation *rel, const TupleValues *old_row, bool old_is_full,
+              const TupleValues *new_row) {
+	conflict_pg::Change change{op, rel, old_row, old_is_full, new_row};
+	conflict_pg::ApplyWithConflictHandling(change);
 }
 
 } // namespace
@@ -58,14 +61,9 @@ void ApplyInsert(protocol::Reader &r) {
 	TupleValues row;
 	ReadTuple(r, rel, t, &row);
 	ExpectEnd(r, "INSERT");
-	if (row.any_unchanged)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
-		                errmsg("peer \"%s\" sent an INSERT with unchanged values", state->peer_name)));
-	OwnerScope owner(t->owner);
-	int rc = SPI_execute_plan(t->insert_plan, row.values, row.nulls, false, 0);
-	owner.Restore();
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "concord: INSERT into \"%s\" failed: %s", t->display_name, SPI_result_code_string(rc));
+	if (t->nuniques == 0 && ExecInsert(rel, &row, true) == 1)
+		return;
+	SlowPath(Operation::kInsert, rel, nullptr, false, &row);
 }
 
 void ApplyUpdate(protocol::Reader &r) {
@@ -79,50 +77,27 @@ void ApplyUpdate(protocol::Reader &r) {
 		ReadTuple(r, rel, t, &old_row);
 	ReadTuple(r, rel, t, &new_row);
 	ExpectEnd(r, "UPDATE");
-
-	SPIPlanPtr plan = UpdatePlanFor(rel, new_row.unchanged);
-	int nargs = 0;
-	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->ncols + t->nkeys)));
-	char *nulls = static_cast<char *>(palloc(t->ncols + t->nkeys + 1));
-	for (int c = 0; c < t->ncols; c++) {
-		if (new_row.unchanged[c])
-			continue;
-		values[nargs] = new_row.values[c];
-		nulls[nargs] = new_row.nulls[c];
-		nargs++;
-	}
-	KeyValues(t, have_old ? &old_row : &new_row, values + nargs, nulls + nargs);
-
-	OwnerScope owner(t->owner);
-	int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	owner.Restore();
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "concord: UPDATE of \"%s\" failed: %s", t->display_name, SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-		                errmsg("row to update in table \"%s\" was not found (update_missing)", t->display_name)));
+	const TupleValues *old_ptr = have_old ? &old_row : nullptr;
+	bool old_is_full = old_kind == protocol::OldTupleKind::kFull;
+	/* Delta columns need the old values, which only a full old row carries. */
+	const TupleValues *delta_source = old_is_full ? old_ptr : nullptr;
+	if (t->nuniques == 0 &&
+	    ExecUpdate(rel, &new_row, KeyValues(t, have_old ? &old_row : &new_row), delta_source, true, false) == 1)
+		return;
+	SlowPath(Operation::kUpdate, rel, old_ptr, old_is_full, &new_row);
 }
 
 void ApplyDelete(protocol::Reader &r) {
 	LocalTarget *t;
 	RemoteRelation *rel = StartChange(r, "DELETE", &t);
-	(void)r.GetOldTupleKind();
+	protocol::OldTupleKind old_kind = r.GetOldTupleKind();
 	CheckReader(r, "DELETE");
 	TupleValues old_row;
 	ReadTuple(r, rel, t, &old_row);
 	ExpectEnd(r, "DELETE");
-
-	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * t->nkeys));
-	char *nulls = static_cast<char *>(palloc(t->nkeys + 1));
-	KeyValues(t, &old_row, values, nulls);
-	OwnerScope owner(t->owner);
-	int rc = SPI_execute_plan(t->delete_plan, values, nulls, false, 0);
-	owner.Restore();
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "concord: DELETE from \"%s\" failed: %s", t->display_name, SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-		                errmsg("row to delete in table \"%s\" was not found (delete_missing)", t->display_name)));
+	if (ExecDelete(rel, KeyValues(t, &old_row), true) == 1)
+		return;
+	SlowPath(Operation::kDelete, rel, &old_row, old_kind == protocol::OldTupleKind::kFull, nullptr);
 }
 
 void ApplyTruncate(protocol::Reader &r) {
@@ -148,7 +123,7 @@ void ApplyTruncate(protocol::Reader &r) {
 		return;
 	/*
 	 * Tables with one owner are truncated together (as on the peer) with that
-	 * owner's rights; mixed owners run as the extension's worker user, since no
+	 * owner's rights; mixed owners run as the worker's own user, since no
 	 * single owner may truncate them all.
 	 */
 	char *sql = pg::ToPalloc(sql::BuildTruncate({names, h.nrels}, (h.options & protocol::kTruncateCascade) != 0,

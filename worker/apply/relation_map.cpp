@@ -1,28 +1,34 @@
 /*
- * relation_map.cpp — remote-to-local relation mapping and plan cache; see relation_map.hpp.
+ * relation_map.cpp — remote-to-local relation mapping; see relation_map.hpp.
  */
 #include "worker/apply/relation_map.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/relation.h"
 #include "access/table.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_index.h"
 #include "nodes/makefuncs.h"
-#include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
+#include "utils/relcache.h"
 }
 
 #include <string_view>
 
 #include "common/sql/statements.hpp"
 #include "extension/bridge/pg_guard.hpp"
+#include "extension/catalog/catalog.hpp"
+#include "extension/catalog/key_columns.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/plans.hpp"
 
 namespace concord::apply {
 
@@ -30,74 +36,107 @@ namespace {
 
 HTAB *relations = nullptr;
 
-void FreePlans(LocalTarget *t) {
-	if (t->insert_plan)
-		SPI_freeplan(t->insert_plan);
-	if (t->delete_plan)
-		SPI_freeplan(t->delete_plan);
-	for (UpdatePlan *u = t->update_plans; u != nullptr;) {
-		UpdatePlan *next = u->next;
-		if (u->plan)
-			SPI_freeplan(u->plan);
-		pfree(u->unchanged);
-		pfree(u);
-		u = next;
-	}
-	t->insert_plan = nullptr;
-	t->delete_plan = nullptr;
-	t->update_plans = nullptr;
-}
-
-void Invalidate(LocalTarget *t) {
-	/* Plans are freed lazily on rebuild: we may be inside a transaction callback here. */
-	t->valid = false;
-}
-
 void OnRelcacheInvalidation(Datum, Oid relid) {
 	if (relations == nullptr)
 		return;
 	HASH_SEQ_STATUS status;
 	hash_seq_init(&status, relations);
 	RemoteRelation *r;
+	/* Plans are freed on rebuild, not here: this may run inside any catalog access. */
 	while ((r = static_cast<RemoteRelation *>(hash_seq_search(&status))) != nullptr)
 		if (!OidIsValid(relid) || r->target.relid == relid)
-			Invalidate(&r->target);
+			r->target.valid = false;
 }
 
 char *CopyView(std::string_view s) { return pnstrdup(s.data(), s.size()); }
 
-/* Names of the remote columns selected by `pick` (palloc'd array of views). */
-sql::Names ColumnNames(RemoteRelation *rel, const bool *pick) {
-	auto *items = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(rel->natts, 1)));
-	size_t n = 0;
-	for (int i = 0; i < rel->natts; i++)
-		if (pick == nullptr || pick[i])
-			items[n++] = std::string_view(rel->cols[i].name);
-	return {items, n};
+/* The remote column mapped to local attribute attnum, or -1. */
+int RemoteColumnOf(const LocalTarget *t, AttrNumber attnum) {
+	for (int c = 0; c < t->ncols; c++)
+		if (t->local_attnum[c] == attnum)
+			return c;
+	return -1;
 }
 
-sql::Names KeyNames(RemoteRelation *rel) {
-	LocalTarget *t = &rel->target;
-	auto *items = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->nkeys, 1)));
-	for (int i = 0; i < t->nkeys; i++)
-		items[i] = std::string_view(rel->cols[t->key_cols[i]].name);
-	return {items, static_cast<size_t>(t->nkeys)};
+/* Reads the table's conflict configuration (defaults when not configured here). */
+void LoadConflictConfig(RemoteRelation *rel, LocalTarget *t) {
+	t->policy = conflict::Policy::kLastUpdateWins;
+	t->resolver = InvalidOid;
+	t->has_delta = false;
+	t->is_delta = static_cast<bool *>(palloc0(sizeof(bool) * Max(t->ncols, 1)));
+	catalog::TableInfo info;
+	if (!catalog::LoadTable(t->relid, &info))
+		return;
+	if (!conflict::ParsePolicy(info.conflict_policy, &t->policy))
+		elog(ERROR, "concord: unknown conflict policy \"%s\" in concord.replicated_table", info.conflict_policy);
+	t->resolver = info.resolver;
+	ListCell *lc;
+	foreach (lc, info.delta_columns) {
+		const char *name = static_cast<const char *>(lfirst(lc));
+		for (int c = 0; c < t->ncols; c++)
+			if (strcmp(rel->cols[c].name, name) == 0) {
+				t->is_delta[c] = true;
+				t->has_delta = true;
+			}
+	}
 }
 
-SPIPlanPtr Prepare(const char *sql, int nargs, Oid *types) {
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == nullptr)
-		elog(ERROR, "concord: preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "concord: keeping plan failed");
-	return plan;
+/* Unique indexes other than the key, over plain columns the peer sends. */
+void LoadUniqueIndexes(RemoteRelation *rel, LocalTarget *t, Relation local) {
+	t->nuniques = 0;
+	List *indexes = RelationGetIndexList(local);
+	Oid identity = catalog::KeyIndex(local);
+	t->uniques = static_cast<UniqueIndex *>(palloc0(sizeof(UniqueIndex) * Max(list_length(indexes), 1)));
+	ListCell *lc;
+	foreach (lc, indexes) {
+		Oid index_oid = lfirst_oid(lc);
+		if (index_oid == identity)
+			continue;
+		Relation index = index_open(index_oid, AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		bool usable = form->indisunique && form->indisvalid && form->indislive &&
+		              heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, nullptr) &&
+		              heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr);
+		if (usable) {
+			UniqueIndex *u = &t->uniques[t->nuniques];
+			u->ncols = form->indnkeyatts;
+			u->cols = static_cast<int *>(palloc(sizeof(int) * Max(u->ncols, 1)));
+			for (int i = 0; i < u->ncols && usable; i++) {
+				u->cols[i] = RemoteColumnOf(t, form->indkey.values[i]);
+				usable = u->cols[i] >= 0;
+			}
+			if (usable) {
+				auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * u->ncols));
+				auto *keys = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * t->nkeys));
+				Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (u->ncols + t->nkeys)));
+				for (int i = 0; i < u->ncols; i++) {
+					names[i] = rel->cols[u->cols[i]].name;
+					types[i] = t->types[u->cols[i]];
+				}
+				for (int k = 0; k < t->nkeys; k++) {
+					keys[k] = rel->cols[t->key_cols[k]].name;
+					types[u->ncols + k] = t->types[t->key_cols[k]];
+				}
+				char *sql = pg::ToPalloc(sql::BuildLookup(t->qualified_name, {keys, static_cast<size_t>(t->nkeys)},
+				                                          {names, static_cast<size_t>(u->ncols)}));
+				u->lookup = PrepareKept(sql, u->ncols + t->nkeys, types);
+				t->nuniques++;
+			}
+		}
+		index_close(index, AccessShareLock);
+	}
 }
 
 /* Resolves the local table and columns; raises with a clear message when they do not match. */
 void BuildTarget(RemoteRelation *rel) {
 	LocalTarget *t = &rel->target;
 	FreePlans(t);
-	MemoryContext old = MemoryContextSwitchTo(state->cache_context);
+	/* Everything of the previous build goes at once, so rebuilds never leak. */
+	if (t->context == nullptr)
+		t->context = AllocSetContextCreate(state->cache_context, "concord apply target", ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(t->context);
+	MemoryContext old = MemoryContextSwitchTo(t->context);
 
 	Oid relid = RangeVarGetRelid(makeRangeVar(rel->nspname, rel->relname, -1), RowExclusiveLock, true);
 	if (!OidIsValid(relid))
@@ -114,6 +153,8 @@ void BuildTarget(RemoteRelation *rel) {
 
 	t->relid = relid;
 	t->owner = local->rd_rel->relowner;
+	t->reltype = local->rd_rel->reltype;
+	t->desc = CreateTupleDescCopy(desc);
 	t->qualified_name = pg::ToPalloc(sql::QualifiedName(rel->nspname, rel->relname));
 	t->display_name = psprintf("%s.%s", rel->nspname, rel->relname);
 	t->ncols = rel->natts;
@@ -123,6 +164,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->typmods = static_cast<int32 *>(palloc0(sizeof(int32) * Max(rel->natts, 1)));
 	t->in_funcs = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1)));
 	t->key_cols = static_cast<int *>(palloc0(sizeof(int) * Max(rel->natts, 1)));
+	t->key_send = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1)));
 	t->nkeys = 0;
 	t->overriding = false;
 
@@ -156,26 +198,25 @@ void BuildTarget(RemoteRelation *rel) {
 		t->typmods[c] = att->atttypmod;
 		Oid in_func;
 		getTypeInputInfo(att->atttypid, &in_func, &t->ioparams[c]);
-		fmgr_info_cxt(in_func, &t->in_funcs[c], state->cache_context);
-		if (rc->is_key)
-			t->key_cols[t->nkeys++] = c;
+		fmgr_info_cxt(in_func, &t->in_funcs[c], t->context);
 	}
-	table_close(local, NoLock);
+	/* Key columns in local attribute order: the order tombstone keys use. */
+	for (AttrNumber a = 1; a <= desc->natts; a++) {
+		int c = RemoteColumnOf(t, a);
+		if (c < 0 || !rel->cols[c].is_key)
+			continue;
+		Oid send;
+		bool varlena;
+		getTypeBinaryOutputInfo(t->types[c], &send, &varlena);
+		fmgr_info_cxt(send, &t->key_send[t->nkeys], t->context);
+		t->key_cols[t->nkeys++] = c;
+	}
 	if (t->nkeys == 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 		                errmsg("peer \"%s\" sent table \"%s\" without key columns", state->peer_name, t->display_name)));
-
-	/* INSERT: all columns in remote order. */
-	char *insert_sql = pg::ToPalloc(sql::BuildInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding));
-	t->insert_plan = Prepare(insert_sql, rel->natts, t->types);
-
-	/* DELETE: key columns. */
-	Oid *key_types = static_cast<Oid *>(palloc(sizeof(Oid) * t->nkeys));
-	for (int k = 0; k < t->nkeys; k++)
-		key_types[k] = t->types[t->key_cols[k]];
-	char *delete_sql = pg::ToPalloc(sql::BuildDelete(t->qualified_name, KeyNames(rel), false));
-	t->delete_plan = Prepare(delete_sql, t->nkeys, key_types);
-
+	LoadConflictConfig(rel, t);
+	LoadUniqueIndexes(rel, t, local);
+	table_close(local, NoLock);
 	t->valid = true;
 	MemoryContextSwitchTo(old);
 }
@@ -198,12 +239,13 @@ void StoreRelation(const protocol::RelationHeader &header, protocol::Reader &r) 
 	auto *rel = static_cast<RemoteRelation *>(hash_search(relations, &key, HASH_ENTER, &found));
 	if (found) {
 		FreePlans(&rel->target);
+		if (rel->target.context != nullptr)
+			MemoryContextDelete(rel->target.context);
 		pfree(rel->nspname);
 		pfree(rel->relname);
 		for (int i = 0; i < rel->natts; i++)
 			pfree(rel->cols[i].name);
-		if (rel->cols)
-			pfree(rel->cols);
+		pfree(rel->cols);
 	}
 	MemoryContext old = MemoryContextSwitchTo(state->cache_context);
 	rel->nspname = CopyView(header.nspname);
@@ -240,34 +282,6 @@ LocalTarget *ResolveTarget(RemoteRelation *rel) {
 	if (!rel->target.valid)
 		BuildTarget(rel);
 	return &rel->target;
-}
-
-SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged) {
-	LocalTarget *t = ResolveTarget(rel);
-	for (UpdatePlan *u = t->update_plans; u != nullptr; u = u->next)
-		if (memcmp(u->unchanged, unchanged, t->ncols) == 0)
-			return u->plan;
-
-	MemoryContext old = MemoryContextSwitchTo(state->cache_context);
-	bool *set = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
-	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->ncols + t->nkeys)));
-	int nargs = 0;
-	for (int c = 0; c < t->ncols; c++) {
-		set[c] = !unchanged[c];
-		if (set[c])
-			types[nargs++] = t->types[c];
-	}
-	for (int k = 0; k < t->nkeys; k++)
-		types[nargs++] = t->types[t->key_cols[k]];
-	char *sql = pg::ToPalloc(sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), false));
-	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));
-	u->unchanged = static_cast<char *>(palloc(Max(t->ncols, 1)));
-	memcpy(u->unchanged, unchanged, t->ncols);
-	u->plan = Prepare(sql, nargs, types);
-	u->next = t->update_plans;
-	t->update_plans = u;
-	MemoryContextSwitchTo(old);
-	return u->plan;
 }
 
 } // namespace concord::apply

@@ -1,24 +1,27 @@
 /*
  * relation_map.hpp — remote relations announced by the peer and the local
- * tables they map to, with the prepared statements that apply to them.
+ * tables they map to.
  *
  * A remote relation is keyed by the peer's relation id and replaced whenever
  * the peer sends a new RELATION message.  Its local target is resolved by
  * schema and table name, columns by name, and is rebuilt after a relcache
- * invalidation of the local table (ALTER TABLE, ALTER OWNER, DROP) or a new
- * RELATION message.  Prepared plans are kept with SPI_keepplan and freed on
- * rebuild.  A remote column missing locally is an error (retried), never a
- * silent drop of data.
+ * invalidation of the local table (ALTER TABLE, ALTER OWNER, DROP, and
+ * concord's own configuration functions, which invalidate on purpose) or a
+ * new RELATION message.  A remote column missing locally is an error
+ * (retried), never a silent drop of data.  Prepared plans hang off the
+ * target (see plans.hpp) and are freed when it is rebuilt.
  */
 #pragma once
 
 extern "C" {
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 }
 
+#include "common/conflict/decide.hpp"
 #include "common/protocol/wire.hpp"
 
 namespace concord::apply {
@@ -30,17 +33,30 @@ struct RemoteColumn {
 	bool is_key;
 };
 
-/* A prepared UPDATE for one set of changed columns. */
+/* A prepared UPDATE for one shape: which columns are set, guarded or not, with deltas or not. */
 struct UpdatePlan {
 	char *unchanged;       /* per remote column: 1 if left out of SET */
+	bool guarded;
+	bool delta;
+	bool delta_only;       /* SET only the delta columns (local row kept) */
 	SPIPlanPtr plan;
 	UpdatePlan *next;
 };
 
+/* Another unique index of the table: checked before writing a remote row. */
+struct UniqueIndex {
+	int ncols;
+	int *cols;             /* remote column indexes */
+	SPIPlanPtr lookup;     /* finds a different row with the same values */
+};
+
 struct LocalTarget {
 	bool valid;
+	MemoryContext context; /* holds everything below; reset on rebuild */
 	Oid relid;
 	Oid owner;
+	Oid reltype;
+	TupleDesc desc;        /* copy of the local descriptor (composite rows for resolvers, jsonb) */
 	char *qualified_name;  /* quoted, schema-qualified */
 	char *display_name;    /* schema.table for messages */
 	int ncols;             /* == remote natts */
@@ -50,10 +66,24 @@ struct LocalTarget {
 	int32 *typmods;
 	FmgrInfo *in_funcs;
 	int nkeys;
-	int *key_cols;         /* indexes of key columns among remote columns */
+	int *key_cols;         /* remote column indexes of the key, in local attnum order */
+	FmgrInfo *key_send;    /* send functions of the key columns (tombstone keys) */
 	bool overriding;       /* has GENERATED ALWAYS identity columns */
-	SPIPlanPtr insert_plan;
-	SPIPlanPtr delete_plan;
+
+	/* Conflict handling, from concord.replicated_table (defaults if absent). */
+	conflict::Policy policy;
+	Oid resolver;
+	bool *is_delta;        /* per remote column */
+	bool has_delta;
+	int nuniques;
+	UniqueIndex *uniques;
+
+	/* Plans, prepared on first use. */
+	SPIPlanPtr insert_plain;
+	SPIPlanPtr insert_guarded;
+	SPIPlanPtr delete_plain;
+	SPIPlanPtr delete_guarded;
+	SPIPlanPtr lookup;
 	UpdatePlan *update_plans;
 };
 
@@ -77,8 +107,5 @@ RemoteRelation *LookupRelation(uint32 remote_relid);
 
 /* The relation's local target, resolved (inside a transaction) if needed. */
 LocalTarget *ResolveTarget(RemoteRelation *rel);
-
-/* The UPDATE plan leaving out the columns marked in `unchanged`. */
-SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged);
 
 } // namespace concord::apply

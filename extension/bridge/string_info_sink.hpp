@@ -1,0 +1,22 @@
+/*
+ * string_info_sink.hpp — lets concord's protocol::Writer append to a StringInfo.
+ * Owns nothing, so an out-of-memory ERROR while appending unwinds no C++ object.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+}
+
+#include <cstddef>
+
+namespace concord::pg {
+
+struct StringInfoSink {
+	StringInfo buf;
+	void Append(const char *data, size_t len) { appendBinaryStringInfo(buf, data, static_cast<int>(len)); }
+};
+
+} // namespace concord::pg

@@ -1,0 +1,35 @@
+/*
+ * tombstone.hpp — remembering deleted keys of replicated tables.
+ *
+ * A tombstone is a row (relid, key) in concord.tombstone whose xmin is the
+ * deleting transaction, so its commit timestamp and replication origin are
+ * the delete's version — the same way a live row's xmin gives its version.
+ * Keys are the concatenated binary send() forms of the key columns in
+ * attribute-number order (u32 length + bytes each): independent of session
+ * settings such as DateStyle or TimeZone, so a delete by any session and a
+ * lookup by the apply worker agree.  Tombstones are local to a node: keys
+ * are never compared across nodes.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "fmgr.h"
+}
+
+namespace concord::tombstone {
+
+/*
+ * The tombstone key of a row: values[i] of the i-th key column, in attnum
+ * order, with that column's send function.  Key columns are never NULL.
+ */
+bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values);
+
+/*
+ * Records (or refreshes) the tombstone of `key` in the current transaction,
+ * as the extension owner.  Inside SPI or not; connects itself.
+ */
+void Record(Oid relid, bytea *key);
+
+} // namespace concord::tombstone

@@ -1,0 +1,167 @@
+-- 03_behaviour: what the configuration functions do to the catalog and the
+-- views, and the SQLSTATE of each refusal.  Everything happens inside this
+-- file's transaction and is rolled back.
+BEGIN;
+SELECT plan(70);
+
+CREATE TABLE tap_t (id int PRIMARY KEY, qty int, note text);
+CREATE TABLE tap_no_key (id int, v text);
+CREATE TABLE tap_parted (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE UNLOGGED TABLE tap_unlogged (id int PRIMARY KEY);
+CREATE VIEW tap_view AS SELECT 1 AS id;
+CREATE FUNCTION tap_resolver(local tap_t, remote tap_t, conflict_type text) RETURNS tap_t
+    LANGUAGE sql AS 'SELECT remote';
+CREATE FUNCTION tap_bad_resolver(local tap_t, remote tap_t) RETURNS tap_t
+    LANGUAGE sql AS 'SELECT remote';
+
+-- ---------------------------------------------------------------------------
+-- Nodes
+-- ---------------------------------------------------------------------------
+SELECT is((SELECT count(*) FROM concord.nodes), 0::bigint, 'no node at first');
+SELECT throws_ok($$ SELECT concord.drop_node() $$, '55000', NULL, 'drop_node without a node: 55000');
+SELECT throws_ok($$ SELECT concord.wait_for_peers('1s') $$, '55000', NULL, 'wait_for_peers without a node: 55000');
+SELECT throws_ok($$ SELECT concord.subscribe('p1', 'dbname=x') $$, '55000', NULL, 'subscribe without a node: 55000');
+SELECT throws_ok($$ SELECT concord.create_node('Bad', 'dbname=x') $$, '22023',
+                 'invalid node name "Bad"', 'create_node: uppercase name refused');
+SELECT throws_ok($$ SELECT concord.create_node('', 'dbname=x') $$, '22023',
+                 'invalid node name ""', 'create_node: empty name refused');
+SELECT throws_ok($$ SELECT concord.create_node(repeat('a', 25), 'dbname=x') $$, '22023', NULL,
+                 'create_node: name of 25 characters refused');
+SELECT throws_ok($$ SELECT concord.create_node('n1', 'nonsense') $$, '22023',
+                 'invalid connection string for node "n1"', 'create_node: unparsable DSN refused');
+SELECT throws_ok($$ SELECT concord.create_node('n1', 'host=x password=hunter2 bogus=1') $$, '22023',
+                 'invalid connection string for node "n1"', 'create_node: unknown DSN option refused');
+
+SELECT isnt(concord.create_node('n1', 'host=127.0.0.1 port=5799 dbname=app user=alice password=hunter2'), NULL,
+            'create_node returns an oid');
+SELECT results_eq($$ SELECT node_name, dsn FROM concord.nodes $$,
+                  $$ VALUES ('n1'::text, 'user=''alice'' password=''********'' dbname=''app'' host=''127.0.0.1'' port=''5799'''::text) $$,
+                  'concord.nodes shows the node with its password hidden');
+SELECT is((SELECT node_id FROM concord.nodes), (SELECT node_id FROM concord.node),
+          'concord.nodes shows the node id of concord.node');
+SELECT is_empty($$ SELECT 1 FROM concord.nodes WHERE dsn LIKE '%hunter2%' $$, 'no password in concord.nodes');
+SELECT throws_ok($$ SELECT concord.create_node('n2', 'dbname=x') $$, '42710', NULL,
+                 'a second node in one database: 42710');
+SELECT ok(concord.wait_for_peers('0s'), 'wait_for_peers with no subscriber is true at once');
+
+-- ---------------------------------------------------------------------------
+-- Subscriptions (no peer needed for these refusals)
+-- ---------------------------------------------------------------------------
+SELECT throws_ok($$ SELECT concord.subscribe('n1', 'dbname=x') $$, '22023',
+                 'node "n1" cannot subscribe to itself', 'subscribe to oneself by name: 22023');
+SELECT throws_ok($$ SELECT concord.subscribe('P1', 'dbname=x') $$, '22023', NULL, 'subscribe: bad peer name: 22023');
+SELECT throws_ok($$ SELECT concord.subscribe('p1', 'nonsense') $$, '22023',
+                 'invalid connection string for peer "p1"', 'subscribe: unparsable DSN: 22023');
+SELECT throws_ok($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2') $$,
+                 '08006', NULL, 'subscribe to an unreachable peer: 08006');
+SELECT throws_like($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2') $$,
+                   'could not connect to peer "p1"%', 'the connection error names the peer');
+SELECT throws_matching($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2') $$,
+                       '^((?!hunter2).)*$', 'the connection error shows no password');
+SELECT throws_ok($$ SELECT concord.subscribe('p1', 'dbname=x', copy_data => true) $$, '0A000', NULL,
+                 'subscribe with copy_data => true: 0A000 in this version');
+SELECT throws_ok($$ SELECT concord.unsubscribe('p1') $$, '42704', 'no subscription to peer "p1"',
+                 'unsubscribe from an unknown peer: 42704');
+SELECT throws_ok($$ SELECT concord.pause('p1') $$, '42704', NULL, 'pause an unknown peer: 42704');
+SELECT throws_ok($$ SELECT concord.resume('p1') $$, '42704', NULL, 'resume an unknown peer: 42704');
+SELECT throws_ok($$ SELECT concord.skip_transaction('p1') $$, '42704', NULL, 'skip_transaction of an unknown peer: 42704');
+SELECT is((SELECT count(*) FROM concord.peers), 0::bigint, 'no refused subscription left a row in concord.peers');
+
+-- ---------------------------------------------------------------------------
+-- Tables
+-- ---------------------------------------------------------------------------
+SELECT throws_ok($$ SELECT concord.add_table('tap_no_key') $$, '42P16', NULL, 'add_table: no key: 42P16');
+SELECT throws_ok($$ SELECT concord.add_table('tap_parted') $$, '42809', NULL, 'add_table: partitioned: 42809');
+SELECT throws_ok($$ SELECT concord.add_table('tap_unlogged') $$, '42809', NULL, 'add_table: unlogged: 42809');
+SELECT throws_ok($$ SELECT concord.add_table('tap_view') $$, '42809', NULL, 'add_table: a view: 42809');
+SELECT throws_ok($$ SELECT concord.add_table('concord.conflicts') $$, '42809', NULL, 'add_table: concord''s own: 42809');
+SELECT throws_ok($$ SELECT concord.add_table('tap_t', 'newest_wins') $$, '22023',
+                 'unknown conflict policy "newest_wins"', 'add_table: unknown policy: 22023');
+SELECT throws_ok($$ SELECT concord.add_table('tap_t', 'custom') $$, '22023', NULL,
+                 'add_table with custom (no resolver possible): 22023');
+SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'no refused table is listed');
+
+SELECT lives_ok($$ SELECT concord.add_table('tap_t') $$, 'add_table of a table with a primary key');
+SELECT results_eq($$ SELECT relation, conflict_policy, resolver, delta_columns FROM concord.tables $$,
+                  $$ VALUES ('tap_t'::regclass, 'last_update_wins'::text, NULL::regprocedure, '{}'::text[]) $$,
+                  'concord.tables lists it with the default policy');
+SELECT throws_ok($$ SELECT concord.add_table('tap_t') $$, '42710', NULL, 'add_table twice: 42710');
+
+SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'first_update_wins') $$, 'set_conflict_policy');
+SELECT is((SELECT conflict_policy FROM concord.tables WHERE relation = 'tap_t'::regclass), 'first_update_wins',
+          'concord.tables shows the new policy');
+SELECT throws_ok($$ SELECT concord.set_conflict_policy('tap_t', 'bogus') $$, '22023', NULL,
+                 'set_conflict_policy: unknown policy: 22023');
+SELECT throws_ok($$ SELECT concord.set_conflict_policy('tap_t', 'custom') $$, '22023',
+                 'the custom policy needs a resolver function', 'custom without resolver: 22023');
+SELECT throws_ok($$ SELECT concord.set_conflict_policy('tap_t', 'custom', 'tap_bad_resolver(tap_t,tap_t)') $$,
+                 '42P13', NULL, 'custom with a resolver of the wrong signature: 42P13');
+SELECT throws_ok($$ SELECT concord.set_conflict_policy('tap_t', 'keep_local', 'tap_resolver(tap_t,tap_t,text)') $$,
+                 '22023', 'a resolver is only used with the custom policy', 'a resolver without custom: 22023');
+SELECT throws_ok($$ SELECT concord.set_conflict_policy('tap_no_key', 'error') $$, '42704', NULL,
+                 'set_conflict_policy of a table not replicated: 42704');
+SELECT is((SELECT conflict_policy FROM concord.tables WHERE relation = 'tap_t'::regclass), 'first_update_wins',
+          'refused calls left the policy alone');
+SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'custom', 'tap_resolver(tap_t,tap_t,text)') $$,
+                'custom with a resolver (local t, remote t, conflict_type text) RETURNS t');
+SELECT results_eq($$ SELECT conflict_policy, resolver FROM concord.tables WHERE relation = 'tap_t'::regclass $$,
+                  $$ VALUES ('custom'::text, 'tap_resolver(tap_t,tap_t,text)'::regprocedure) $$,
+                  'concord.tables shows the custom policy and its resolver');
+SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'error') $$, 'back to a policy without resolver');
+SELECT is((SELECT resolver FROM concord.tables WHERE relation = 'tap_t'::regclass), NULL,
+          'the resolver is gone with the custom policy');
+
+SELECT throws_ok($$ SELECT concord.set_delta_columns('tap_t', '{qty}') $$, '55000', NULL,
+                 'delta columns without REPLICA IDENTITY FULL: 55000');
+ALTER TABLE tap_t REPLICA IDENTITY FULL;
+SELECT throws_ok($$ SELECT concord.set_delta_columns('tap_t', '{note}') $$, '42804', NULL,
+                 'a non-numeric delta column: 42804');
+SELECT throws_ok($$ SELECT concord.set_delta_columns('tap_t', '{nope}') $$, '42703', NULL,
+                 'a missing delta column: 42703');
+SELECT throws_ok($$ SELECT concord.set_delta_columns('tap_t', '{id}') $$, '22023', NULL,
+                 'a key column as delta column: 22023');
+SELECT lives_ok($$ SELECT concord.set_delta_columns('tap_t', '{qty}') $$, 'a numeric delta column');
+SELECT is((SELECT delta_columns FROM concord.tables WHERE relation = 'tap_t'::regclass), '{qty}'::text[],
+          'concord.tables shows the delta column');
+
+SELECT lives_ok($$ SELECT concord.remove_table('tap_t') $$, 'remove_table');
+SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'concord.tables no longer lists it');
+SELECT throws_ok($$ SELECT concord.remove_table('tap_t') $$, '42704', NULL, 'remove_table twice: 42704');
+-- A table with REPLICA IDENTITY FULL and a primary key is accepted too.
+SELECT lives_ok($$ SELECT concord.add_table('tap_t', 'apply_remote') $$,
+                'add_table of a table with a primary key and REPLICA IDENTITY FULL');
+
+-- ---------------------------------------------------------------------------
+-- Privileges in action
+-- ---------------------------------------------------------------------------
+CREATE ROLE tap_concord_monitor IN ROLE pg_monitor;
+CREATE ROLE tap_concord_admin IN ROLE concord_admin;
+CREATE ROLE tap_concord_plain;
+GRANT ALL ON tap_t TO tap_concord_admin;
+
+SET LOCAL ROLE tap_concord_plain;
+SELECT throws_ok($$ SELECT concord.add_table('tap_no_key') $$, '42501', NULL, 'a plain role: 42501');
+SELECT throws_ok($$ SELECT * FROM concord.nodes $$, '42501', NULL, 'a plain role cannot read concord.nodes');
+RESET ROLE;
+
+SET LOCAL ROLE tap_concord_monitor;
+SELECT throws_ok($$ SELECT concord.remove_table('tap_t') $$, '42501', NULL, 'a pg_monitor member cannot configure');
+SELECT throws_ok($$ SELECT dsn FROM concord.node $$, '42501', NULL, 'a pg_monitor member cannot read concord.node');
+SELECT is((SELECT dsn FROM concord.nodes),
+          'user=''alice'' password=''********'' dbname=''app'' host=''127.0.0.1'' port=''5799''',
+          'a pg_monitor member sees the DSN without its password');
+SELECT is((SELECT count(*) FROM concord.tables), 1::bigint, 'a pg_monitor member reads concord.tables');
+RESET ROLE;
+
+SET LOCAL ROLE tap_concord_admin;
+SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'keep_local') $$,
+                'a concord_admin member sets a conflict policy');
+SELECT lives_ok($$ SELECT concord.drop_node() $$, 'a concord_admin member drops the node');
+SELECT lives_ok($$ SELECT concord.create_node('n2', 'dbname=app password=hunter2') $$,
+                'a concord_admin member creates a node');
+SELECT throws_ok($$ DELETE FROM concord.replicated_table $$, '42501', NULL,
+                 'a concord_admin member cannot write the catalog directly');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,131 @@
+/*
+ * names_test.cpp — node names and the slot/origin names derived from them
+ * (common/naming/names.{hpp,cpp}).
+ */
+#include "common/naming/names.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace concord::naming {
+namespace {
+
+/* ---- NodeNameProblem --------------------------------------------------------- */
+
+struct NameCase {
+	std::string label;
+	std::string name;
+	const char *problem; /* nullptr: valid */
+};
+
+const char *const kEmpty = "a node name must not be empty";
+const char *const kTooLong = "a node name must be at most 24 characters long";
+const char *const kBadStart = "a node name must start with a lowercase letter";
+const char *const kBadChar = "a node name may contain only lowercase letters, digits and underscores";
+
+class NodeName : public ::testing::TestWithParam<NameCase> {};
+
+TEST_P(NodeName, Problem) {
+	const NameCase &c = GetParam();
+	const char *problem = NodeNameProblem(c.name);
+	if (c.problem == nullptr)
+		EXPECT_EQ(problem, nullptr) << "\"" << c.name << "\" rejected: " << problem;
+	else
+		EXPECT_STREQ(problem, c.problem) << "\"" << c.name << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, NodeName,
+    ::testing::Values(NameCase{"SingleLetter", "a", nullptr}, NameCase{"LetterDigit", "n1", nullptr},
+                      NameCase{"Underscores", "node_1_a", nullptr}, NameCase{"TrailingUnderscore", "z9_", nullptr},
+                      NameCase{"DoubleUnderscore", "a__b", nullptr},
+                      NameCase{"MaxLength", std::string(24, 'x'), nullptr},
+                      NameCase{"AllDigitsAfterLetter", "a01234567890123456789012", nullptr},
+                      NameCase{"Empty", "", kEmpty}, NameCase{"TooLong", std::string(25, 'x'), kTooLong},
+                      NameCase{"TooLongAndUpperCase", std::string(25, 'X'), kTooLong},
+                      NameCase{"StartsWithDigit", "1abc", kBadStart},
+                      NameCase{"StartsWithUnderscore", "_a", kBadStart},
+                      NameCase{"StartsUpperCase", "Abc", kBadStart}, NameCase{"OnlyUnderscore", "_", kBadStart},
+                      NameCase{"UpperCaseInside", "aBc", kBadChar}, NameCase{"Hyphen", "a-b", kBadChar},
+                      NameCase{"Space", "a b", kBadChar}, NameCase{"Dot", "a.b", kBadChar},
+                      NameCase{"Semicolon", "a;drop", kBadChar}, NameCase{"Quote", "a\"b", kBadChar},
+                      NameCase{"EmbeddedNul", std::string("a\0b", 3), kBadChar},
+                      NameCase{"TrailingNul", std::string("ab\0", 3), kBadChar},
+                      NameCase{"Utf8", "caf\xc3\xa9", kBadChar}, NameCase{"Utf8Start", "\xc3\xa9t\xc3\xa9", kBadStart},
+                      NameCase{"Percent", "a%", kBadChar}, NameCase{"Newline", "a\n", kBadChar}),
+    [](const ::testing::TestParamInfo<NameCase> &info) { return info.param.label; });
+
+/* ---- LinkName / ProviderSlotPrefix / ProviderOfLink --------------------------- */
+
+TEST(LinkNames, Layout) {
+	EXPECT_EQ(LinkName("n1", "n2"), "concord_n1_n2");
+	EXPECT_EQ(LinkName("a_b", "c"), "concord_a_b_c");
+	EXPECT_EQ(ProviderSlotPrefix("n1"), "concord_n1_");
+	EXPECT_EQ(kPrefix, "concord_");
+}
+
+TEST(LinkNames, LongestLinkNameFitsASlotName) {
+	/* PostgreSQL slot and origin names hold at most NAMEDATALEN - 1 = 63 bytes. */
+	std::string longest = LinkName(std::string(kMaxNodeNameLength, 'p'), std::string(kMaxNodeNameLength, 's'));
+	EXPECT_EQ(longest.size(), 57u);
+	EXPECT_LE(longest.size(), 63u);
+}
+
+struct Pair {
+	std::string provider;
+	std::string subscriber;
+};
+
+class LinkRoundTrip : public ::testing::TestWithParam<Pair> {};
+
+TEST_P(LinkRoundTrip, ProviderIsRecovered) {
+	const Pair &p = GetParam();
+	ASSERT_EQ(NodeNameProblem(p.provider), nullptr);
+	ASSERT_EQ(NodeNameProblem(p.subscriber), nullptr);
+	std::string link = LinkName(p.provider, p.subscriber);
+	EXPECT_EQ(ProviderOfLink(link, p.subscriber), p.provider);
+	/* Every slot on the provider starts with its prefix... */
+	EXPECT_EQ(link.rfind(ProviderSlotPrefix(p.provider), 0), 0u);
+	/* ...and the link is not mistaken for one into a different subscriber. */
+	EXPECT_EQ(ProviderOfLink(link, p.subscriber + "x"), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Pairs, LinkRoundTrip,
+                         ::testing::Values(Pair{"n1", "n2"}, Pair{"n2", "n1"}, Pair{"a", "b"}, Pair{"a_b", "c"},
+                                           Pair{"a", "b_c"}, Pair{"x_1_y", "z_2"}, Pair{"same", "same"},
+                                           Pair{"p_", "s__"},
+                                           Pair{std::string(24, 'p'), std::string(24, 's')},
+                                           Pair{"a", std::string(24, 'b')}));
+
+struct NotALink {
+	std::string label;
+	std::string link;
+	std::string subscriber;
+};
+
+class ProviderOfLinkRejects : public ::testing::TestWithParam<NotALink> {};
+
+TEST_P(ProviderOfLinkRejects, ReturnsEmpty) {
+	const NotALink &c = GetParam();
+	EXPECT_EQ(ProviderOfLink(c.link, c.subscriber), "") << c.link << " for subscriber " << c.subscriber;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ProviderOfLinkRejects,
+    ::testing::Values(NotALink{"OtherPrefix", "pglogical_a_b", "b"}, NotALink{"NoPrefix", "a_b", "b"},
+                      NotALink{"PrefixCase", "Concord_a_b", "b"}, NotALink{"OtherSubscriber", "concord_a_b", "c"},
+                      NotALink{"SubscriberOnlyASuffix", "concord_a_bb", "b"},
+                      NotALink{"EmptyProvider", "concord__b", "b"}, NotALink{"OnlyPrefix", "concord_", "b"},
+                      NotALink{"Empty", "", "b"}, NotALink{"PrefixWithoutProvider", "concord_b", "b"},
+                      NotALink{"UpperCaseProvider", "concord_A_b", "b"},
+                      NotALink{"ProviderStartsWithDigit", "concord_1a_b", "b"},
+                      NotALink{"ProviderStartsWithUnderscore", "concord__a_b", "b"},
+                      NotALink{"ProviderWithHyphen", "concord_a-x_b", "b"},
+                      NotALink{"ProviderTooLong", "concord_" + std::string(25, 'p') + "_b", "b"},
+                      NotALink{"MissingSeparator", "concord_ab", "b"}),
+    [](const ::testing::TestParamInfo<NotALink> &info) { return info.param.label; });
+
+} // namespace
+} // namespace concord::naming

@@ -1,0 +1,114 @@
+/*
+ * execute.cpp — binding change values to prepared plans; see execute.hpp.
+ */
+#include "worker/apply/execute.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+}
+
+#include "extension/tombstone/tombstone.hpp"
+#include "worker/apply/apply_state.hpp"
+#include "worker/apply/plans.hpp"
+#include "worker/apply/run_as_owner.hpp"
+
+namespace concord::apply {
+
+namespace {
+
+uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what) {
+	OwnerScope owner(t->owner);
+	int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	owner.Restore();
+	if (rc != expected)
+		elog(ERROR, "concord: %s on \"%s\" failed: %s", what, t->display_name, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+} // namespace
+
+Datum *KeyValues(const LocalTarget *t, const TupleValues *tuple) {
+	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(t->nkeys, 1)));
+	for (int k = 0; k < t->nkeys; k++) {
+		int c = t->key_cols[k];
+		if (tuple->nulls[c] == 'n')
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+			                errmsg("peer \"%s\" sent a NULL key column for table \"%s\"", state->peer_name,
+			                       t->display_name)));
+		values[k] = tuple->values[c];
+	}
+	return values;
+}
+
+bytea *TombstoneKey(const LocalTarget *t, const Datum *key_values) {
+	return tombstone::BuildKey(t->nkeys, t->key_send, key_values);
+}
+
+uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
+	LocalTarget *t = &rel->target;
+	if (row->any_unchanged)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+		                errmsg("cannot insert a row of \"%s\" from peer \"%s\": a TOASTed value was not sent",
+		                       t->display_name, state->peer_name),
+		                errhint("Set REPLICA IDENTITY FULL on the table on every node so updates carry whole rows.")));
+	SPIPlanPtr plan = InsertPlan(rel, guarded);
+	Datum *values = row->values;
+	char *nulls = row->nulls;
+	if (guarded) {
+		values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->ncols + 1)));
+		nulls = static_cast<char *>(palloc(t->ncols + 2));
+		memcpy(values, row->values, sizeof(Datum) * t->ncols);
+		memcpy(nulls, row->nulls, t->ncols);
+		values[t->ncols] = PointerGetDatum(TombstoneKey(t, KeyValues(t, row)));
+		nulls[t->ncols] = ' ';
+		nulls[t->ncols + 1] = '\0';
+	}
+	return Run(t, plan, values, nulls, SPI_OK_INSERT, "INSERT");
+}
+
+uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_values, const TupleValues *old_row,
+                  bool guarded, bool delta_only) {
+	LocalTarget *t = &rel->target;
+	bool delta = t->has_delta && old_row != nullptr;
+	SPIPlanPtr plan = UpdatePlanFor(rel, row->unchanged, guarded, delta, delta_only);
+	int max_args = 2 * t->ncols + t->nkeys + 1;
+	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * max_args));
+	char *nulls = static_cast<char *>(palloc(max_args + 1));
+	int n = 0;
+	for (int c = 0; c < t->ncols; c++) {
+		if (row->unchanged[c] || (delta_only && !t->is_delta[c]))
+			continue;
+		values[n] = row->values[c];
+		nulls[n++] = row->nulls[c];
+	}
+	for (int k = 0; k < t->nkeys; k++) {
+		values[n] = key_values[k];
+		nulls[n++] = ' ';
+	}
+	if (guarded) {
+		values[n] = ObjectIdGetDatum(state->origin);
+		nulls[n++] = ' ';
+	}
+	if (delta) {
+		for (int c = 0; c < t->ncols; c++) {
+			if (row->unchanged[c] || !t->is_delta[c])
+				continue;
+			values[n] = old_row->values[c];
+			nulls[n++] = old_row->nulls[c];
+		}
+	}
+	nulls[n] = '\0';
+	return Run(t, plan, values, nulls, SPI_OK_UPDATE, "UPDATE");
+}
+
+uint64 ExecDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) {
+	LocalTarget *t = &rel->target;
+	SPIPlanPtr plan = DeletePlan(rel, guarded);
+	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->nkeys + 1)));
+	memcpy(values, key_values, sizeof(Datum) * t->nkeys);
+	if (guarded)
+		values[t->nkeys] = ObjectIdGetDatum(state->origin);
+	return Run(t, plan, values, nullptr, SPI_OK_DELETE, "DELETE");
+}
+
+} // namespace concord::apply

@@ -1,0 +1,161 @@
+/*
+ * plans.cpp — lazily prepared statements of a local target; see plans.hpp.
+ */
+#include "worker/apply/plans.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/memutils.h"
+}
+
+#include <string_view>
+
+#include "common/sql/statements.hpp"
+#include "extension/bridge/pg_guard.hpp"
+
+namespace concord::apply {
+
+namespace {
+
+/* Names of the remote columns selected by `pick` (all when nullptr). */
+sql::Names ColumnNames(const RemoteRelation *rel, const bool *pick) {
+	auto *items = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(rel->natts, 1)));
+	size_t n = 0;
+	for (int i = 0; i < rel->natts; i++)
+		if (pick == nullptr || pick[i])
+			items[n++] = std::string_view(rel->cols[i].name);
+	return {items, n};
+}
+
+sql::Names KeyNames(const RemoteRelation *rel) {
+	const LocalTarget *t = &rel->target;
+	auto *items = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->nkeys, 1)));
+	for (int i = 0; i < t->nkeys; i++)
+		items[i] = std::string_view(rel->cols[t->key_cols[i]].name);
+	return {items, static_cast<size_t>(t->nkeys)};
+}
+
+/* Appends the key column types to types[n..]; returns the new count. */
+int AppendKeyTypes(const LocalTarget *t, Oid *types, int n) {
+	for (int k = 0; k < t->nkeys; k++)
+		types[n++] = t->types[t->key_cols[k]];
+	return n;
+}
+
+} // namespace
+
+SPIPlanPtr PrepareKept(const char *sql, int nargs, Oid *types) {
+	/* Generic plans: the shape is always "find by key", re-planning per row would only cost. */
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == nullptr)
+		elog(ERROR, "concord: preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "concord: keeping the plan of \"%s\" failed", sql);
+	return plan;
+}
+
+SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded) {
+	LocalTarget *t = &rel->target;
+	SPIPlanPtr *slot = guarded ? &t->insert_guarded : &t->insert_plain;
+	if (*slot != nullptr)
+		return *slot;
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->ncols + 1)));
+	memcpy(types, t->types, sizeof(Oid) * t->ncols);
+	types[t->ncols] = BYTEAOID;
+	char *sql = guarded ? pg::ToPalloc(sql::BuildGuardedInsert(t->qualified_name, ColumnNames(rel, nullptr),
+	                                                           t->overriding, KeyNames(rel), t->relid))
+	                    : pg::ToPalloc(sql::BuildInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding));
+	*slot = PrepareKept(sql, t->ncols + (guarded ? 1 : 0), types);
+	MemoryContextSwitchTo(old);
+	return *slot;
+}
+
+SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded) {
+	LocalTarget *t = &rel->target;
+	SPIPlanPtr *slot = guarded ? &t->delete_guarded : &t->delete_plain;
+	if (*slot != nullptr)
+		return *slot;
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->nkeys + 1)));
+	int n = AppendKeyTypes(t, types, 0);
+	if (guarded)
+		types[n++] = OIDOID;
+	char *sql = pg::ToPalloc(sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded));
+	*slot = PrepareKept(sql, n, types);
+	MemoryContextSwitchTo(old);
+	return *slot;
+}
+
+SPIPlanPtr LookupPlan(RemoteRelation *rel) {
+	LocalTarget *t = &rel->target;
+	if (t->lookup != nullptr)
+		return t->lookup;
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * Max(t->nkeys, 1)));
+	int n = AppendKeyTypes(t, types, 0);
+	char *sql = pg::ToPalloc(sql::BuildLookup(t->qualified_name, KeyNames(rel)));
+	t->lookup = PrepareKept(sql, n, types);
+	MemoryContextSwitchTo(old);
+	return t->lookup;
+}
+
+SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarded, bool delta, bool delta_only) {
+	LocalTarget *t = &rel->target;
+	delta = delta && t->has_delta;
+	for (UpdatePlan *u = t->update_plans; u != nullptr; u = u->next)
+		if (u->guarded == guarded && u->delta == delta && u->delta_only == delta_only &&
+		    memcmp(u->unchanged, unchanged, t->ncols) == 0)
+			return u->plan;
+
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	bool *set = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
+	bool *set_delta = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (2 * t->ncols + t->nkeys + 1)));
+	int nargs = 0;
+	int nset = 0;
+	for (int c = 0; c < t->ncols; c++) {
+		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]);
+		if (set[c]) {
+			types[nargs++] = t->types[c];
+			set_delta[nset++] = delta && t->is_delta[c];
+		}
+	}
+	nargs = AppendKeyTypes(t, types, nargs);
+	if (guarded)
+		types[nargs++] = OIDOID;
+	for (int c = 0; c < t->ncols; c++)
+		if (set[c] && delta && t->is_delta[c])
+			types[nargs++] = t->types[c];
+	char *sql = pg::ToPalloc(
+	    sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), guarded, delta ? set_delta : nullptr));
+	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));
+	u->unchanged = static_cast<char *>(palloc(Max(t->ncols, 1)));
+	memcpy(u->unchanged, unchanged, t->ncols);
+	u->guarded = guarded;
+	u->delta = delta;
+	u->delta_only = delta_only;
+	u->plan = PrepareKept(sql, nargs, types);
+	u->next = t->update_plans;
+	t->update_plans = u;
+	MemoryContextSwitchTo(old);
+	return u->plan;
+}
+
+void FreePlans(LocalTarget *t) {
+	SPIPlanPtr *singles[] = {&t->insert_plain, &t->insert_guarded, &t->delete_plain, &t->delete_guarded, &t->lookup};
+	for (SPIPlanPtr *p : singles) {
+		if (*p != nullptr)
+			SPI_freeplan(*p);
+		*p = nullptr;
+	}
+	for (UpdatePlan *u = t->update_plans; u != nullptr; u = u->next)
+		SPI_freeplan(u->plan);
+	t->update_plans = nullptr;
+	for (int i = 0; i < t->nuniques; i++)
+		if (t->uniques[i].lookup != nullptr)
+			SPI_freeplan(t->uniques[i].lookup);
+	t->nuniques = 0;
+}
+
+} // namespace concord::apply

@@ -1,0 +1,207 @@
+/*
+ * resolve.cpp — the apply slow path; see resolve.hpp.
+ */
+#include "worker/conflict/resolve.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+}
+
+#include "extension/bridge/pg_compat.hpp"
+#include "extension/tombstone/tombstone.hpp"
+#include "worker/apply/apply_state.hpp"
+#include "worker/apply/execute.hpp"
+#include "worker/conflict/conflict_log.hpp"
+#include "worker/conflict/custom_resolver.hpp"
+#include "worker/conflict/local_version.hpp"
+#include "worker/conflict/rows.hpp"
+
+namespace concord::conflict_pg {
+
+using apply::LocalTarget;
+using apply::TupleValues;
+using conflict::Action;
+using conflict::ConflictType;
+using conflict::Operation;
+
+namespace {
+
+const char *OperationName(Operation op) {
+	switch (op) {
+	case Operation::kInsert:
+		return "INSERT";
+	case Operation::kUpdate:
+		return "UPDATE";
+	case Operation::kDelete:
+		return "DELETE";
+	}
+	return "?";
+}
+
+[[noreturn]] void RaiseConflict(const LocalTarget *t, ConflictType type, Operation op, const conflict::Version &local) {
+	char *local_node = pnstrdup(local.node.data(), local.node.size());
+	ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+	                errmsg("conflict %s on table \"%s\": %s from peer \"%s\" (conflict policy \"error\")",
+	                       conflict::ConflictTypeName(type), t->display_name, OperationName(op), apply::state->peer_name),
+	                local.exists ? errdetail("The local version was written by node \"%s\" at %s.", local_node,
+	                                         local.ts_known ? timestamptz_to_str(local.commit_ts) : "an unknown time")
+	                             : errdetail("There is no local version of the row."),
+	                errhint("Change the table's conflict policy, fix the local data, or call "
+	                        "concord.skip_transaction('%s') to skip this transaction.",
+	                        apply::state->peer_name)));
+	pg_unreachable();
+}
+
+/*
+ * Makes room for a remote row that would collide on another unique index.
+ * Returns false when the remote change must be discarded instead.
+ */
+bool ResolveUniqueConflicts(const Change &c, const LocalTarget *t, const Datum *key_values) {
+	const TupleValues *row = c.new_row;
+	conflict::Version remote = RemoteVersion();
+	for (int i = 0; i < t->nuniques; i++) {
+		const apply::UniqueIndex *u = &t->uniques[i];
+		Datum *index_values = static_cast<Datum *>(palloc(sizeof(Datum) * u->ncols));
+		bool has_null = false;
+		for (int j = 0; j < u->ncols; j++) {
+			int col = u->cols[j];
+			if (row->nulls[col] == 'n')
+				has_null = true; /* NULLs never collide (unchanged values are NULL here: not checked) */
+			index_values[j] = row->values[col];
+		}
+		if (has_null)
+			continue;
+		LocalRow holder;
+		LookupUniqueHolder(c.rel, u, index_values, key_values, &holder);
+		if (!holder.exists)
+			continue;
+		Datum remote_row = RemoteComposite(t, row, c.old_row, (Datum)0);
+		if (t->policy == conflict::Policy::kError)
+			RaiseConflict(t, ConflictType::kUniqueViolation, c.op, holder.version);
+		bool remote_wins = conflict::RemoteWinsUniqueConflict(t->policy, remote, holder.version);
+		LogConflict(t, ConflictType::kUniqueViolation, remote_wins ? "apply_remote" : "keep_local", holder.version,
+		            holder.row, remote_row);
+		if (!remote_wins)
+			return false;
+		/* The older row gives way; its delete leaves a tombstone like any other. */
+		TupleValues holder_values;
+		CompositeToValues(t, holder.row, &holder_values);
+		apply::ExecDelete(c.rel, apply::KeyValues(t, &holder_values), false);
+	}
+	return true;
+}
+
+/* The remote row with values the peer did not send filled from the old row (REPLICA IDENTITY FULL). */
+const TupleValues *CompleteRow(const Change &c) {
+	if (!c.new_row->any_unchanged || c.old_row == nullptr || !c.old_is_full)
+		return c.new_row;
+	auto *full = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
+	*full = *c.new_row;
+	full->values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(full->ncols, 1)));
+	full->nulls = static_cast<char *>(palloc(Max(full->ncols, 1)));
+	full->unchanged = static_cast<char *>(palloc0(Max(full->ncols, 1)));
+	full->any_unchanged = false;
+	for (int col = 0; col < full->ncols; col++) {
+		bool from_old = c.new_row->unchanged[col] != 0;
+		full->values[col] = from_old ? c.old_row->values[col] : c.new_row->values[col];
+		full->nulls[col] = from_old ? c.old_row->nulls[col] : c.new_row->nulls[col];
+		if (from_old && c.old_row->unchanged[col]) {
+			full->unchanged[col] = 1;
+			full->any_unchanged = true;
+		}
+	}
+	return full;
+}
+
+/* Applies a resolver's row: overwrites the local row, or inserts when there is none. */
+void ApplyResolvedRow(const Change &c, const LocalTarget *t, const LocalRow &local, Datum resolved,
+                      const Datum *key_values) {
+	TupleValues values;
+	CompositeToValues(t, resolved, &values);
+	if (local.exists)
+		apply::ExecUpdate(c.rel, &values, key_values, nullptr, false, false);
+	else
+		apply::ExecInsert(c.rel, &values, false);
+}
+
+} // namespace
+
+void ApplyWithConflictHandling(const Change &c) {
+	LocalTarget *t = &c.rel->target;
+	const TupleValues *key_source = c.old_row != nullptr ? c.old_row : c.new_row;
+	Datum *key_values = apply::KeyValues(t, key_source);
+
+	conflict::LocalState local_state;
+	LocalRow local;
+	LookupRow(c.rel, key_values, &local);
+	local_state.row = local.version;
+	bytea *tombstone_key = nullptr;
+	if (!local.exists) {
+		tombstone_key = apply::TombstoneKey(t, key_values);
+		local_state.tombstone = LookupTombstone(t->relid, tombstone_key);
+	}
+	conflict::Version remote = RemoteVersion();
+	conflict::Decision d = conflict::Decide(c.op, t->policy, remote, local_state);
+	const conflict::Version &met = local.exists ? local_state.row : local_state.tombstone;
+
+	if (d.action == Action::kError)
+		RaiseConflict(t, d.type, c.op, met);
+
+	/* A remote row about to be written must not collide on another unique index. */
+	bool writes_remote_row = c.op != Operation::kDelete &&
+	                         (d.action == Action::kApply || d.action == Action::kInsertRow ||
+	                          d.action == Action::kUpdateRow || d.action == Action::kCustom);
+	if (writes_remote_row && t->nuniques > 0 && !ResolveUniqueConflicts(c, t, key_values))
+		return;
+
+	Datum remote_row = (Datum)0;
+	if (d.type != ConflictType::kNone || d.action == Action::kCustom)
+		remote_row = c.new_row != nullptr ? RemoteComposite(t, c.new_row, c.old_row, local.exists ? local.row : (Datum)0)
+		                                  : RemoteComposite(t, key_source, nullptr, (Datum)0);
+	const char *resolution = conflict::ActionName(d.action);
+
+	switch (d.action) {
+	case Action::kSkip:
+		return;
+	case Action::kApply:
+		if (c.op == Operation::kInsert)
+			apply::ExecInsert(c.rel, c.new_row, false);
+		else if (c.op == Operation::kUpdate)
+			apply::ExecUpdate(c.rel, c.new_row, key_values, c.old_row, false, false);
+		else
+			apply::ExecDelete(c.rel, key_values, false);
+		break;
+	case Action::kInsertRow:
+		apply::ExecInsert(c.rel, CompleteRow(c), false);
+		break;
+	case Action::kUpdateRow:
+		apply::ExecUpdate(c.rel, c.new_row, key_values, nullptr, false, false);
+		break;
+	case Action::kKeepLocal:
+		/* The local row stays, but concurrent increments of delta columns still add up. */
+		if (c.op == Operation::kUpdate && local.exists && t->has_delta && c.old_row != nullptr)
+			apply::ExecUpdate(c.rel, c.new_row, key_values, c.old_row, false, true);
+		break;
+	case Action::kRecordDelete:
+		tombstone::Record(t->relid, tombstone_key != nullptr ? tombstone_key : apply::TombstoneKey(t, key_values));
+		break;
+	case Action::kCustom: {
+		Datum resolved;
+		if (CallResolver(t, local.exists ? local.row : (Datum)0, remote_row, d.type, &resolved)) {
+			ApplyResolvedRow(c, t, local, resolved, key_values);
+			resolution = "custom";
+		} else {
+			resolution = "keep_local";
+		}
+		break;
+	}
+	case Action::kError:
+		break; /* raised above */
+	}
+	if (d.type != ConflictType::kNone)
+		LogConflict(t, d.type, resolution, met, local.exists ? local.row : (Datum)0, remote_row);
+}
+
+} // namespace concord::conflict_pg
