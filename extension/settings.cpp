@@ -19,6 +19,7 @@ int retry_delay_max_ms = 10000;
 int peer_timeout_ms = 60000;
 int feedback_interval_ms = 1000;
 int conflict_retention_s = 30 * 24 * 3600;
+int tombstone_min_age_s = 300;
 
 void Define() {
 	DefineCustomIntVariable("concord.max_peers", "Maximum number of subscriptions (all databases together).",
@@ -40,6 +41,10 @@ void Define() {
 	DefineCustomIntVariable("concord.conflict_retention", "How long rows stay in concord.conflicts.",
 	                        "Older rows are pruned in the background; 0 keeps them forever.", &conflict_retention_s,
 	                        30 * 24 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("concord.tombstone_min_age", "Safety margin before a tombstone is pruned.",
+	                        "A tombstone is pruned once every peer has applied all its changes committed this long "
+	                        "after the delete.",
+	                        &tombstone_min_age_s, 300, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("concord");
 }
 

@@ -18,6 +18,9 @@ extern int feedback_interval_ms;
 /* Keep conflict rows this long; older ones are pruned by the manager (s; 0 = keep). */
 extern int conflict_retention_s;
 
+/* Extra age a tombstone must reach beyond every peer's safe time before pruning (s). */
+extern int tombstone_min_age_s;
+
 /* Defines every parameter; called from _PG_init. */
 void Define();
 

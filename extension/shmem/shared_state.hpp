@@ -68,6 +68,12 @@ struct PeerSlot {
 	XLogRecPtr applied_lsn;
 	XLogRecPtr peer_wal_end;
 	TimestampTz last_applied_at;
+	/*
+	 * Every change of this peer committed before safe_time has been applied
+	 * here (its commit timestamps; 0 = not known yet).  Tombstones older than
+	 * every peer's safe_time can never again meet an older change.
+	 */
+	TimestampTz safe_time;
 	/* Failures: shown until an apply succeeds; drive the restart back-off. */
 	char last_error[kErrorLength];
 	TimestampTz last_error_at;

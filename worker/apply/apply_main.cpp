@@ -160,6 +160,17 @@ void SendFeedback(bool force, bool reply_requested) {
 	LWLockRelease(&shmem::state->lock);
 }
 
+/*
+ * Between transactions a keepalive says the peer has sent everything it had
+ * decoded when it was sent, so its changes committed before then are here.
+ */
+void NoteIdleKeepalive(TimestampTz peer_send_time) {
+	LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
+	if (peer_send_time > my_slot->safe_time)
+		my_slot->safe_time = peer_send_time;
+	LWLockRelease(&shmem::state->lock);
+}
+
 void HandleMessage(const char *data, size_t len) {
 	protocol::Reader r(data, len);
 	protocol::MessageType type = r.GetMessageType();
@@ -202,6 +213,8 @@ void HandleFrame(const char *data, int len) {
 	if (frame.wal_end > last_received)
 		last_received = frame.wal_end;
 	if (frame.type == protocol::FrameType::kKeepalive) {
+		if (!state->in_remote_xact)
+			NoteIdleKeepalive(frame.send_time);
 		if (frame.reply_requested)
 			SendFeedback(true, false);
 		return;

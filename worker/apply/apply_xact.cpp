@@ -128,6 +128,8 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 	LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
 	slot->applied_lsn = m.end_lsn;
 	slot->last_applied_at = now;
+	if (m.commit_time > slot->safe_time)
+		slot->safe_time = m.commit_time;
 	slot->status = shmem::PeerStatus::kStreaming;
 	/* An apply succeeded: the last error is history. */
 	slot->last_error[0] = '\0';

@@ -8,6 +8,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "replication/origin.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/timestamp.h"
 }
 
@@ -15,6 +16,7 @@ extern "C" {
 #include "extension/bridge/pg_guard.hpp"
 #include "extension/catalog/catalog.hpp"
 #include "extension/settings.hpp"
+#include "extension/shmem/shared_state.hpp"
 
 namespace concord::supervisor {
 
@@ -55,6 +57,40 @@ void DropOrphanOrigins(const char *node_name, List *subscriptions) {
 	}
 }
 
+/*
+ * The newest commit time before which every peer's changes have been
+ * applied here, less the safety margin; 0 if some peer's is not known yet.
+ */
+TimestampTz TombstoneCutoff(List *subscriptions) {
+	TimestampTz horizon = GetCurrentTimestamp();
+	ListCell *lc;
+	LWLockAcquire(&shmem::state->lock, LW_SHARED);
+	foreach (lc, subscriptions) {
+		auto *sub = static_cast<catalog::SubscriptionInfo *>(lfirst(lc));
+		shmem::PeerSlot *p = shmem::FindPeer(MyDatabaseId, sub->sub_id);
+		TimestampTz safe = p != nullptr ? p->safe_time : 0;
+		if (safe < horizon)
+			horizon = safe;
+	}
+	LWLockRelease(&shmem::state->lock);
+	if (horizon == 0)
+		return 0;
+	return horizon - static_cast<TimestampTz>(settings::tombstone_min_age_s) * USECS_PER_SEC;
+}
+
+/* Drops tombstones no peer can still send an older change against. */
+void PruneTombstones(List *subscriptions) {
+	TimestampTz cutoff = TombstoneCutoff(subscriptions);
+	if (cutoff <= 0)
+		return;
+	Oid types[1] = {TIMESTAMPTZOID};
+	Datum values[1] = {TimestampTzGetDatum(cutoff)};
+	/* A tombstone whose commit time is no longer known is older than any retained one. */
+	catalog::Write("DELETE FROM concord.tombstone "
+	               "WHERE coalesce(pg_catalog.pg_xact_commit_timestamp(xmin), '-infinity') < $1",
+	               1, types, values, nullptr, SPI_OK_DELETE);
+}
+
 void PruneConflicts() {
 	if (settings::conflict_retention_s <= 0)
 		return;
@@ -73,6 +109,7 @@ void Housekeeping(const char *node_name, List *subscriptions) {
 		return;
 	last_run = now;
 	PruneConflicts();
+	PruneTombstones(subscriptions);
 }
 
 } // namespace concord::supervisor

@@ -159,7 +159,7 @@ UPDATE concord.replicated_table SET conflict_policy = 'apply_remote';
 DELETE FROM concord.replicated_table;
 INSERT INTO concord.subscription (peer_name, peer_dsn, link_name) VALUES ('p9', 'dbname=x', 'x');
 DELETE FROM concord.conflicts;
-INSERT INTO concord.tombstone VALUES (1, '{}', now(), 'x');
+INSERT INTO concord.tombstone (relid) VALUES (1);
 SELECT * FROM concord.node;
 SELECT * FROM concord.subscription;
 SELECT concord.drop_node();
