@@ -8,6 +8,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 }
 
@@ -22,9 +23,11 @@ int conflict_retention_s = 30 * 24 * 3600;
 int tombstone_min_age_s = 300;
 
 void Define() {
-	DefineCustomIntVariable("concord.max_peers", "Maximum number of subscriptions (all databases together).",
-	                        "Sets the number of apply status slots in shared memory.", &max_peers, 32, 1, 1024,
-	                        PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+	/* A postmaster-level setting can only be defined while preloading (else FATAL). */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("concord.max_peers", "Maximum number of subscriptions (all databases together).",
+		                        "Sets the number of apply status slots in shared memory.", &max_peers, 32, 1, 1024,
+		                        PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("concord.retry_delay_min", "First delay before retrying a failed apply.",
 	                        "Doubles with each consecutive failure up to concord.retry_delay_max.",
 	                        &retry_delay_min_ms, 500, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,

@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit regress pgtap tap bench)
+[ ${#stages[@]} -gt 0 ] || stages=(unit regress pgtap tap $( [ -f "$(dirname "$0")/test/bench.sh" ] && echo bench))
 
 install_deps
 build_install

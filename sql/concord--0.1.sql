@@ -79,8 +79,21 @@ CREATE TABLE concord.tombstone (
     PRIMARY KEY (relid, key)
 );
 
+-- Versions of rows that differ from what their xmin says: a row an initial
+-- copy wrote keeps the version it had on the peer it came from, and a row
+-- whose delta columns merged a losing remote change keeps the local version
+-- that won.  An entry counts only while its own xmin equals the row's xmin
+-- (both written by the same transaction); pruned like tombstones.
+CREATE TABLE concord.row_version (
+    relid     oid NOT NULL,
+    key       bytea NOT NULL,
+    commit_ts timestamptz,
+    node      text NOT NULL,
+    PRIMARY KEY (relid, key)
+);
+
 REVOKE ALL ON concord.node, concord.subscription, concord.replicated_table,
-              concord.conflicts, concord.tombstone, concord.object_id_seq FROM PUBLIC;
+              concord.conflicts, concord.tombstone, concord.row_version, concord.object_id_seq FROM PUBLIC;
 GRANT SELECT ON concord.conflicts TO concord_admin, pg_monitor;
 GRANT SELECT ON concord.replicated_table TO concord_admin, pg_monitor;
 
@@ -98,11 +111,12 @@ CREATE FUNCTION concord.drop_node() RETURNS void
 COMMENT ON FUNCTION concord.drop_node() IS
     'removes this node''s identity, its subscriptions and its slots';
 
-CREATE FUNCTION concord.subscribe(peer_name text, peer_dsn text, copy_data boolean DEFAULT false)
+CREATE FUNCTION concord.subscribe(peer_name text, peer_dsn text, copy_data boolean DEFAULT false,
+                                  enabled boolean DEFAULT true)
     RETURNS oid
     AS 'MODULE_PATHNAME', 'concord_subscribe' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION concord.subscribe(text, text, boolean) IS
-    'pulls the peer''s locally-originated changes of replicated tables and applies them here';
+COMMENT ON FUNCTION concord.subscribe(text, text, boolean, boolean) IS
+    'pulls the peer''s locally-originated changes of replicated tables and applies them here (enabled => false: created paused)';
 
 CREATE FUNCTION concord.unsubscribe(peer_name text) RETURNS void
     AS 'MODULE_PATHNAME', 'concord_unsubscribe' LANGUAGE C STRICT VOLATILE;
@@ -119,10 +133,27 @@ CREATE FUNCTION concord.resume(peer_name text) RETURNS void
 COMMENT ON FUNCTION concord.resume(text) IS
     'restarts applying from a paused peer';
 
-CREATE FUNCTION concord.wait_for_peers(timeout interval DEFAULT '60s') RETURNS boolean
-    AS 'MODULE_PATHNAME', 'concord_wait_for_peers' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION concord.wait_for_peers(interval) IS
-    'true once every subscriber of this node applied everything committed here before the call';
+CREATE FUNCTION concord.wait_for_peers(timeout interval DEFAULT '60s', peers text[] DEFAULT NULL)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_wait_for_peers' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION concord.wait_for_peers(interval, text[]) IS
+    'true once every subscriber of this node (or those named in peers) applied everything committed here before the call';
+
+CREATE FUNCTION concord.join_mesh(node_name text, dsn text, via_dsn text, timeout interval DEFAULT '10min')
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_join_mesh' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.join_mesh(text, text, text, interval) IS
+    'makes this database a member of the mesh reachable through via_dsn: subscribes both ways, copies the data once, returns when caught up';
+
+CREATE FUNCTION concord.leave_mesh() RETURNS void
+    AS 'MODULE_PATHNAME', 'concord_leave_mesh' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.leave_mesh() IS
+    'removes this node from the mesh: every member stops pulling from it, it stops pulling from them, slots are dropped everywhere';
+
+CREATE FUNCTION concord.copy_table(relation regclass, peer_name text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'concord_copy_table' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.copy_table(regclass, text) IS
+    'fills an empty replicated table with the peer''s current rows (for tables added to a running mesh)';
 
 -- ---------------------------------------------------------------------------
 -- Tables and conflict policies
@@ -165,6 +196,38 @@ CREATE FUNCTION concord.prune_conflicts(older_than interval) RETURNS bigint
 COMMENT ON FUNCTION concord.prune_conflicts(interval) IS
     'deletes conflict rows older than the given age; returns how many';
 
+-- Keeps the catalog true when objects go away: a dropped table stops being
+-- replicated (its OID could otherwise be reused by an unrelated table), and a
+-- function still resolving conflicts for a table cannot be dropped.
+CREATE FUNCTION concord.on_sql_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    obj record;
+    users text;
+BEGIN
+    -- DROP EXTENSION concord itself: nothing left to keep true.
+    IF to_regclass('concord.replicated_table') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+        IF obj.classid = 'pg_class'::regclass AND obj.objsubid = 0 THEN
+            DELETE FROM concord.replicated_table WHERE relid::oid = obj.objid;
+            DELETE FROM concord.tombstone WHERE relid = obj.objid;
+            DELETE FROM concord.row_version WHERE relid = obj.objid;
+        ELSIF obj.classid = 'pg_proc'::regclass THEN
+            SELECT string_agg(relid::text, ', ') INTO users
+              FROM concord.replicated_table WHERE resolver::oid = obj.objid;
+            IF users IS NOT NULL THEN
+                RAISE EXCEPTION 'cannot drop function %: it resolves conflicts of %', obj.object_identity, users
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          HINT = 'Set another conflict policy for those tables first.';
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER concord_sql_drop ON sql_drop EXECUTE FUNCTION concord.on_sql_drop();
+
 -- ---------------------------------------------------------------------------
 -- Observability
 -- ---------------------------------------------------------------------------
@@ -178,6 +241,14 @@ CREATE FUNCTION concord.peer_status(
     AS 'MODULE_PATHNAME', 'concord_peer_status' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION concord.peer_status() IS
     'live state of this database''s apply workers, from shared memory';
+
+CREATE FUNCTION concord.copy_progress(
+    OUT pid int, OUT peer_name text, OUT relation text, OUT tables_done int, OUT tables_total int,
+    OUT rows bigint, OUT bytes bigint, OUT total_rows bigint, OUT total_bytes bigint, OUT started_at timestamptz)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'concord_copy_progress' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION concord.copy_progress() IS
+    'initial copies running in this database: table being copied, rows and bytes so far';
 
 CREATE FUNCTION concord.redact_dsn(dsn text) RETURNS text
     AS 'MODULE_PATHNAME', 'concord_redact_dsn' LANGUAGE C STRICT IMMUTABLE;
@@ -217,6 +288,9 @@ SELECT n.node_id, n.node_name, concord.redact_dsn(n.dsn) AS dsn, n.created_at
   FROM concord.node n;
 COMMENT ON VIEW concord.nodes IS 'this database''s node identity, password hidden';
 
+CREATE VIEW concord.copy_progress AS SELECT * FROM concord.copy_progress();
+COMMENT ON VIEW concord.copy_progress IS 'initial copies in progress (subscribe with copy_data, join_mesh, copy_table)';
+
 CREATE VIEW concord.conflict_stats AS
 SELECT relation, conflict_type, resolution, count(*) AS count, max(at) AS last_at
   FROM concord.conflicts
@@ -225,7 +299,7 @@ COMMENT ON VIEW concord.conflict_stats IS 'conflicts per table, type and resolut
 
 -- The views run with their owner's rights, so their readers need no access to
 -- the catalog tables (which hold unredacted connection strings).
-GRANT SELECT ON concord.peers, concord.tables, concord.nodes, concord.conflict_stats
+GRANT SELECT ON concord.peers, concord.tables, concord.nodes, concord.conflict_stats, concord.copy_progress
     TO concord_admin, pg_monitor;
 
 -- ---------------------------------------------------------------------------
@@ -243,18 +317,21 @@ COMMENT ON FUNCTION concord.describe_message(bytea) IS
 
 REVOKE ALL ON FUNCTION
     concord.create_node(text, text), concord.drop_node(),
-    concord.subscribe(text, text, boolean), concord.unsubscribe(text),
-    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
+    concord.subscribe(text, text, boolean, boolean), concord.unsubscribe(text),
+    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval, text[]),
+    concord.join_mesh(text, text, text, interval), concord.leave_mesh(), concord.copy_table(regclass, text),
+    concord.copy_progress(),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
     concord.skip_transaction(text), concord.peer_status(), concord.prune_conflicts(interval)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     concord.create_node(text, text), concord.drop_node(),
-    concord.subscribe(text, text, boolean), concord.unsubscribe(text),
-    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval),
+    concord.subscribe(text, text, boolean, boolean), concord.unsubscribe(text),
+    concord.pause(text), concord.resume(text), concord.wait_for_peers(interval, text[]),
+    concord.join_mesh(text, text, text, interval), concord.leave_mesh(), concord.copy_table(regclass, text),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
     concord.skip_transaction(text), concord.prune_conflicts(interval)
     TO concord_admin;
-GRANT EXECUTE ON FUNCTION concord.peer_status() TO concord_admin, pg_monitor;
+GRANT EXECUTE ON FUNCTION concord.peer_status(), concord.copy_progress() TO concord_admin, pg_monitor;

@@ -7,15 +7,15 @@ namespace concord::naming {
 
 const char *NodeNameProblem(std::string_view name) {
 	if (name.empty())
-		return "a node name must not be empty";
+		return "A node name must not be empty";
 	if (name.size() > kMaxNodeNameLength)
-		return "a node name must be at most 24 characters long";
+		return "A node name must be at most 24 characters long";
 	if (!(name[0] >= 'a' && name[0] <= 'z'))
-		return "a node name must start with a lowercase letter";
+		return "A node name must start with a lowercase letter";
 	for (char c : name) {
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 		if (!ok)
-			return "a node name may contain only lowercase letters, digits and underscores";
+			return "A node name may contain only lowercase letters, digits and underscores";
 	}
 	return nullptr;
 }

@@ -99,10 +99,14 @@ std::string BuildGuardedInsert(std::string_view table, Names columns, bool overr
 	return out;
 }
 
-std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guarded,
-                        const bool *delta) {
-	/* old values of delta columns follow the SET, key and origin parameters */
-	size_t next_old = set_columns.count + key_columns.count + (guarded ? 1 : 0) + 1;
+std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options) {
+	bool guarded = options.guarded;
+	bool recorded = guarded && options.recorded_relid != 0;
+	const bool *delta = options.delta;
+	size_t origin_param = set_columns.count + key_columns.count + 1;
+	size_t key_bytes_param = origin_param + 1;
+	/* old values of delta columns follow the SET, key, origin and key-bytes parameters */
+	size_t next_old = set_columns.count + key_columns.count + (guarded ? 1 : 0) + (recorded ? 1 : 0) + 1;
 
 	std::string out = "UPDATE ";
 	out.append(table);
@@ -126,7 +130,14 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	if (guarded) {
 		out.append(" AND ");
 		out.append(kRowOrigin);
-		out.append(" = " + Param(set_columns.count + key_columns.count + 1));
+		out.append(" = " + Param(origin_param));
+	}
+	if (recorded) {
+		out.append(" AND NOT EXISTS (SELECT 1 FROM concord.row_version AS v WHERE v.relid = ");
+		out.append(std::to_string(options.recorded_relid));
+		out.append("::pg_catalog.oid AND v.key = " + Param(key_bytes_param) + " AND v.xmin = ");
+		out.append(table);
+		out.append(".xmin)");
 	}
 	return out;
 }

@@ -46,16 +46,25 @@ std::string BuildInsert(std::string_view table, Names columns, bool overriding);
 std::string BuildGuardedInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
                                uint32_t relid);
 
-/*
- * UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m)
- * guarded: AND the row was last written through replication origin $(k+m+1)
- * (so the change cannot conflict).
- * delta (optional, one flag per SET column) marks columns merged as deltas:
- * s = local + ($new - $old); the old values follow all other parameters, in
- * the order the delta columns appear.
- */
-std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, bool guarded,
-                        const bool *delta = nullptr);
+struct UpdateOptions {
+	/* AND the row was last written through replication origin $(k+m+1): the change cannot conflict */
+	bool guarded = false;
+	/*
+	 * With guarded: AND no version is recorded for the row (concord.row_version,
+	 * same xmin) — such a row's version is not its xmin's.  The table's relid;
+	 * the key bytes are the next parameter.  0: no such check.
+	 */
+	uint32_t recorded_relid = 0;
+	/*
+	 * One flag per SET column: merged as a delta, s = local + ($new - $old);
+	 * the old values follow all other parameters, in the order the delta
+	 * columns appear.  nullptr: no deltas.
+	 */
+	const bool *delta = nullptr;
+};
+
+/* UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m) [see UpdateOptions] */
+std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options);
 
 /* DELETE FROM t WHERE key1 = $1 .. [AND last written through origin $(m+1)] */
 std::string BuildDelete(std::string_view table, Names key_columns, bool guarded);

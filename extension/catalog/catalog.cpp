@@ -34,9 +34,34 @@ Datum SpiDatum(HeapTuple tuple, TupleDesc desc, int col, bool *isnull) {
 	return SPI_getbinval(tuple, desc, col, isnull);
 }
 
-void ConnectSpi() {
+void ConnectSpiRaw() {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "concord: SPI_connect failed");
+}
+
+/*
+ * Catalog access runs as the extension owner: the catalog tables grant
+ * nothing to anybody else (they hold connection strings), yet members of
+ * concord_admin configure through these functions.  If an error intervenes,
+ * transaction abort restores the user.
+ */
+struct OwnerSession {
+	Oid saved_user;
+	int saved_context;
+};
+
+OwnerSession ConnectSpi() {
+	OwnerSession session;
+	Oid owner = ExtensionOwner();
+	GetUserIdAndSecContext(&session.saved_user, &session.saved_context);
+	SetUserIdAndSecContext(owner, session.saved_context | SECURITY_LOCAL_USERID_CHANGE);
+	ConnectSpiRaw();
+	return session;
+}
+
+void FinishSpi(const OwnerSession &session) {
+	SPI_finish();
+	SetUserIdAndSecContext(session.saved_user, session.saved_context);
 }
 
 constexpr const char *kSubscriptionColumns = "sub_id, peer_name, peer_dsn, link_name, enabled";
@@ -51,7 +76,7 @@ void FillSubscription(HeapTuple tuple, TupleDesc desc, SubscriptionInfo *out) {
 }
 
 bool LoadOneSubscription(const char *where, Oid argtype, Datum arg, SubscriptionInfo *out) {
-	ConnectSpi();
+	OwnerSession session = ConnectSpi();
 	char *sql = psprintf("SELECT %s FROM concord.subscription WHERE %s", kSubscriptionColumns, where);
 	Oid types[1] = {argtype};
 	Datum values[1] = {arg};
@@ -60,7 +85,7 @@ bool LoadOneSubscription(const char *where, Oid argtype, Datum arg, Subscription
 	bool found = SPI_processed > 0;
 	if (found)
 		FillSubscription(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, out);
-	SPI_finish();
+	FinishSpi(session);
 	return found;
 }
 
@@ -77,7 +102,7 @@ char *SpiStrdup(const char *s) {
 bool ExtensionInstalled() { return OidIsValid(get_extension_oid("concord", true)); }
 
 bool LoadLocalNode(NodeInfo *out) {
-	ConnectSpi();
+	OwnerSession session = ConnectSpi();
 	if (SPI_execute("SELECT node_id, node_name, dsn FROM concord.node", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.node failed");
 	bool found = SPI_processed > 0;
@@ -89,7 +114,7 @@ bool LoadLocalNode(NodeInfo *out) {
 		out->node_name = SpiText(tuple, desc, 2);
 		out->dsn = SpiText(tuple, desc, 3);
 	}
-	SPI_finish();
+	FinishSpi(session);
 	return found;
 }
 
@@ -110,7 +135,7 @@ bool LoadSubscriptionById(Oid sub_id, SubscriptionInfo *out) {
 
 List *LoadSubscriptions() {
 	MemoryContext caller = CurrentMemoryContext;
-	ConnectSpi();
+	OwnerSession session = ConnectSpi();
 	char *sql = psprintf("SELECT %s FROM concord.subscription ORDER BY sub_id", kSubscriptionColumns);
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "concord: reading concord.subscription failed");
@@ -122,13 +147,13 @@ List *LoadSubscriptions() {
 		MemoryContextSwitchTo(spi);
 		FillSubscription(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, info);
 	}
-	SPI_finish();
+	FinishSpi(session);
 	return result;
 }
 
 bool LoadTable(Oid relid, TableInfo *out) {
 	MemoryContext caller = CurrentMemoryContext;
-	ConnectSpi();
+	OwnerSession session = ConnectSpi();
 	Oid types[1] = {OIDOID};
 	Datum values[1] = {ObjectIdGetDatum(relid)};
 	if (SPI_execute_with_args("SELECT conflict_policy, resolver::oid, delta_columns FROM concord.replicated_table "
@@ -159,7 +184,7 @@ bool LoadTable(Oid relid, TableInfo *out) {
 			MemoryContextSwitchTo(spi);
 		}
 	}
-	SPI_finish();
+	FinishSpi(session);
 	return found;
 }
 
@@ -167,7 +192,7 @@ Oid ExtensionOwner() {
 	static Oid cached = InvalidOid;
 	if (OidIsValid(cached))
 		return cached;
-	ConnectSpi();
+	ConnectSpiRaw();
 	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'concord'", true, 1) !=
 	        SPI_OK_SELECT ||
 	    SPI_processed != 1)
@@ -179,19 +204,12 @@ Oid ExtensionOwner() {
 }
 
 uint64 Write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected) {
-	Oid owner = ExtensionOwner();
-	Oid saved_user;
-	int saved_context;
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	/* An error here aborts the transaction, which restores the user id. */
-	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-	ConnectSpi();
+	OwnerSession session = ConnectSpi();
 	int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc != expected)
 		elog(ERROR, "concord: catalog statement failed (%s): %s", SPI_result_code_string(rc), sql);
 	uint64 processed = SPI_processed;
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_context);
+	FinishSpi(session);
 	return processed;
 }
 

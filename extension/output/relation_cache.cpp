@@ -108,6 +108,15 @@ void BuildEntry(RelationEntry *e, Relation rel) {
 
 } // namespace
 
+/* The decoding context is going away: forget everything that lived in it. */
+static void ForgetCache(void *) {
+	cache = nullptr;
+	cache_context = nullptr;
+	node_name = nullptr;
+	replicated_table_relid = InvalidOid;
+	node_relid = InvalidOid;
+}
+
 void InitRelationCache(MemoryContext context) {
 	cache_context = context;
 	HASHCTL ctl;
@@ -119,6 +128,9 @@ void InitRelationCache(MemoryContext context) {
 	node_name = nullptr;
 	replicated_table_relid = InvalidOid;
 	node_relid = InvalidOid;
+	auto *reset = static_cast<MemoryContextCallback *>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+	reset->func = ForgetCache;
+	MemoryContextRegisterResetCallback(context, reset);
 	static bool registered = false;
 	if (!registered) {
 		/* Callbacks cannot be unregistered; one registration serves every session of this process. */

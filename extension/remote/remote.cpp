@@ -97,6 +97,22 @@ PGconn *RemoteConnect(const char *dsn, bool replication, const char *appname, co
 		PQfinish(conn);
 		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("could not make the connection to peer \"%s\" non-blocking", peer)));
 	}
+	/*
+	 * Values cross between nodes as text: make the peer's output unambiguous
+	 * and exact whatever its defaults (as core logical replication does).
+	 */
+	PG_TRY();
+	{
+		PGresult *res = RemoteExec(conn, "SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3",
+		                           PGRES_COMMAND_OK, "setting up the session", peer);
+		PQclear(res);
+	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return conn;
 }
 

@@ -93,7 +93,9 @@ PeerSlot *FindPeer(Oid dboid, Oid sub_id) {
 	return nullptr;
 }
 
-PeerSlot *ClaimPeer(Oid dboid, Oid sub_id) {
+PeerSlot *ClaimPeer(Oid dboid, Oid sub_id, bool *created) {
+	if (created != nullptr)
+		*created = false;
 	PeerSlot *found = FindPeer(dboid, sub_id);
 	if (found != nullptr)
 		return found;
@@ -105,6 +107,8 @@ PeerSlot *ClaimPeer(Oid dboid, Oid sub_id) {
 			p->dboid = dboid;
 			p->sub_id = sub_id;
 			p->status = PeerStatus::kStopped;
+			if (created != nullptr)
+				*created = true;
 			return p;
 		}
 	}

@@ -82,6 +82,25 @@ struct PeerSlot {
 	TimestampTz retry_at;
 };
 
+inline constexpr int kMaxCopies = 8;
+inline constexpr int kNameLength = 192;
+
+/* Progress of one initial copy, for concord.copy_progress. */
+struct CopySlot {
+	bool in_use;
+	Oid dboid;
+	pid_t pid;
+	char peer[kNameLength];
+	char relation[kNameLength];   /* table being copied now */
+	int tables_done;
+	int tables_total;
+	int64 rows;                    /* rows of the current table so far */
+	int64 bytes;                   /* bytes of the current table so far */
+	int64 total_rows;              /* all tables so far */
+	int64 total_bytes;
+	TimestampTz started_at;
+};
+
 struct SharedState {
 	LWLock lock;
 	ConditionVariable changed;  /* broadcast when a worker acknowledges a request */
@@ -89,6 +108,7 @@ struct SharedState {
 	Latch *supervisor_latch;
 	int max_peers;
 	DbSlot databases[kMaxDatabases];
+	CopySlot copies[kMaxCopies];
 	PeerSlot peers[FLEXIBLE_ARRAY_MEMBER];
 };
 
@@ -100,8 +120,11 @@ void InstallHooks();
 
 /* Finds the slot of (dboid, sub_id), or nullptr.  Caller holds the lock. */
 PeerSlot *FindPeer(Oid dboid, Oid sub_id);
-/* Finds or claims the slot of (dboid, sub_id); nullptr if all are taken. Caller holds the lock exclusively. */
-PeerSlot *ClaimPeer(Oid dboid, Oid sub_id);
+/*
+ * Finds or claims the slot of (dboid, sub_id); nullptr if all are taken.
+ * *created tells whether the slot is new.  Caller holds the lock exclusively.
+ */
+PeerSlot *ClaimPeer(Oid dboid, Oid sub_id, bool *created = nullptr);
 /* Finds or claims the manager slot of a database.  Caller holds the lock exclusively. */
 DbSlot *ClaimDatabase(Oid dboid);
 

@@ -74,9 +74,10 @@ Datum CreateNode(FunctionCallInfo fcinfo) {
 }
 
 /*
- * Drops the slots through which this node's subscribers pull from it.  A
- * subscriber still streaming is disconnected first; it will report the
- * missing slot as its error until it unsubscribes.
+ * Drops the slots through which this node's subscribers pull from it, just
+ * before this transaction commits.  A subscriber still streaming is
+ * disconnected first; it will report the missing slot as its error until it
+ * unsubscribes.
  */
 void DropLocalProviderSlots(const char *node_name) {
 	char *prefix = pg::ToPalloc(naming::ProviderSlotPrefix(node_name));
@@ -91,11 +92,20 @@ void DropLocalProviderSlots(const char *node_name) {
 	LWLockRelease(ReplicationSlotControlLock);
 
 	ListCell *lc;
-	foreach (lc, names) {
-		char *slot = static_cast<char *>(lfirst(lc));
-		DropLocalSlot(slot);
-	}
+	foreach (lc, names)
+		DropLocalSlotBeforeCommit(static_cast<char *>(lfirst(lc)));
 }
+
+} // namespace
+
+void DropNodeIdentity(const char *node_name) {
+	DropLocalProviderSlots(node_name);
+	catalog::Write("DELETE FROM concord.node", 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+	InvalidateNodeCache();
+	WakeWorkersAtCommit();
+}
+
+namespace {
 
 Datum DropNode(FunctionCallInfo fcinfo) {
 	RequireAdmin("concord.drop_node");
@@ -109,10 +119,7 @@ Datum DropNode(FunctionCallInfo fcinfo) {
 		auto *sub = static_cast<catalog::SubscriptionInfo *>(lfirst(lc));
 		RemoveSubscription(sub);
 	}
-	DropLocalProviderSlots(node.node_name);
-	catalog::Write("DELETE FROM concord.node", 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
-	InvalidateNodeCache();
-	WakeWorkersAtCommit();
+	DropNodeIdentity(node.node_name);
 	PG_RETURN_VOID();
 }
 

@@ -6,19 +6,21 @@
 extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "replication/origin.h"
 #include "utils/memutils.h"
 }
 
 #include <libpq-fe.h>
 
 #include "extension/shmem/shared_state.hpp"
+#include "extension/sqlapi/subscription_ops.hpp"
 
 namespace concord::sqlapi {
 
 namespace {
 
-enum class When { kCommit, kAbort };
-enum class What { kWake, kDropSlot, kRestoreRequests };
+enum class When { kPreCommit, kCommit, kAbort, kEither };
+enum class What { kWake, kDropSlot, kDropLocalSlot, kRestoreRequests, kResetOrigin };
 
 struct Action {
 	When when;
@@ -52,6 +54,17 @@ void RunAction(const Action *a) {
 	}
 	case What::kDropSlot:
 		DropRemoteSlotNow(a->dsn, a->slot, a->peer);
+		break;
+	case What::kDropLocalSlot:
+		DropLocalSlot(a->slot); /* before commit: may raise, which aborts the transaction */
+		break;
+	case What::kResetOrigin:
+		if (replorigin_session_origin != InvalidRepOriginId) {
+			replorigin_session_reset();
+			replorigin_session_origin = InvalidRepOriginId;
+			replorigin_session_origin_lsn = InvalidXLogRecPtr;
+			replorigin_session_origin_timestamp = 0;
+		}
 		break;
 	case What::kRestoreRequests: {
 		if (shmem::state == nullptr)
@@ -98,8 +111,33 @@ void Finish(bool committed, int level) {
 
 	foreach (lc, run) {
 		auto *a = static_cast<Action *>(lfirst(lc));
-		if ((a->when == When::kCommit) == committed)
+		/* Pre-commit actions still listed here belong to an aborted (sub)transaction. */
+		if (a->when == When::kEither || (a->when == When::kCommit && committed) || (a->when == When::kAbort && !committed))
 			RunAction(a);
+		FreeAction(a);
+	}
+	list_free(run);
+}
+
+/* Runs (and forgets) the actions that must happen before the commit record. */
+void RunPreCommit() {
+	List *keep = NIL;
+	List *run = NIL;
+	ListCell *lc;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	foreach (lc, actions) {
+		auto *a = static_cast<Action *>(lfirst(lc));
+		if (a->when == When::kPreCommit)
+			run = lappend(run, a);
+		else
+			keep = lappend(keep, a);
+	}
+	list_free(actions);
+	actions = keep;
+	MemoryContextSwitchTo(old);
+	foreach (lc, run) {
+		auto *a = static_cast<Action *>(lfirst(lc));
+		RunAction(a);
 		FreeAction(a);
 	}
 	list_free(run);
@@ -107,6 +145,10 @@ void Finish(bool committed, int level) {
 
 void OnXact(XactEvent event, void *) {
 	switch (event) {
+	case XACT_EVENT_PRE_COMMIT:
+	case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		RunPreCommit();
+		break;
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT:
 		Finish(true, 0);
@@ -177,6 +219,18 @@ void DropRemoteSlotAtAbort(const char *dsn, const char *slot, const char *peer) 
 
 void DropRemoteSlotAtCommit(const char *dsn, const char *slot, const char *peer) {
 	Register(When::kCommit, What::kDropSlot, dsn, slot, peer, InvalidOid, InvalidOid);
+}
+
+void DropLocalSlotBeforeCommit(const char *slot) {
+	Register(When::kPreCommit, What::kDropLocalSlot, nullptr, slot, nullptr, InvalidOid, InvalidOid);
+}
+
+void ResetSessionOriginAtEnd() {
+	Register(When::kEither, What::kResetOrigin, nullptr, nullptr, nullptr, InvalidOid, InvalidOid);
+}
+
+void RestoreRequestsAtCommit(Oid dboid, Oid sub_id, bool paused, bool stopped) {
+	Register(When::kCommit, What::kRestoreRequests, nullptr, nullptr, nullptr, dboid, sub_id, paused, stopped);
 }
 
 void RestoreRequestsAtAbort(Oid dboid, Oid sub_id, bool paused, bool stopped) {

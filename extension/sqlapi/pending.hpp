@@ -25,11 +25,27 @@ void WakeWorkersAtCommit();
 /* At abort: drop the slot `slot` on the peer reachable through `dsn`. */
 void DropRemoteSlotAtAbort(const char *dsn, const char *slot, const char *peer);
 
+/*
+ * Just before commit: drop this server's slot `slot` (may raise, aborting the
+ * transaction).  A rolled-back drop_node() leaves its subscribers' slots be.
+ */
+void DropLocalSlotBeforeCommit(const char *slot);
+
 /* At commit: drop the slot `slot` on the peer (best effort). */
 void DropRemoteSlotAtCommit(const char *dsn, const char *slot, const char *peer);
 
 /* At abort: restore a peer slot's pause and stop requests. */
 void RestoreRequestsAtAbort(Oid dboid, Oid sub_id, bool paused, bool stopped);
+
+/* At commit: restore a peer slot's pause and stop requests (a temporary pause ends). */
+void RestoreRequestsAtCommit(Oid dboid, Oid sub_id, bool paused, bool stopped);
+
+/*
+ * When the transaction ends (commit or abort): stop replaying the session's
+ * replication origin.  A copy keeps the origin until commit so the commit
+ * record carries it.
+ */
+void ResetSessionOriginAtEnd();
 
 /*
  * Drops a slot on a peer without raising; returns false (and logs a WARNING

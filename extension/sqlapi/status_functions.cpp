@@ -15,6 +15,7 @@ extern "C" {
 #include "replication/message.h"
 #include "replication/slot.h"
 #include "storage/latch.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -34,6 +35,7 @@ PG_FUNCTION_INFO_V1(concord_wait_for_peers);
 PG_FUNCTION_INFO_V1(concord_redact_dsn);
 PG_FUNCTION_INFO_V1(concord_describe_message);
 PG_FUNCTION_INFO_V1(concord_prune_conflicts);
+PG_FUNCTION_INFO_V1(concord_copy_progress);
 }
 
 namespace concord::sqlapi {
@@ -92,21 +94,64 @@ Datum PeerStatus(FunctionCallInfo fcinfo) {
 	return (Datum)0;
 }
 
-/*
- * True when every slot through which a subscriber pulls from this node has
- * confirmed `target`.  *any is set if there is at least one such slot.
- */
-bool SubscribersConfirmed(const char *prefix, XLogRecPtr target, bool *any) {
+Datum CopyProgress(FunctionCallInfo fcinfo) {
+	RequirePreloaded();
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	shmem::CopySlot copies[shmem::kMaxCopies];
+	int n = 0;
+	LWLockAcquire(&shmem::state->lock, LW_SHARED);
+	for (int i = 0; i < shmem::kMaxCopies; i++)
+		if (shmem::state->copies[i].in_use && shmem::state->copies[i].dboid == MyDatabaseId)
+			copies[n++] = shmem::state->copies[i];
+	LWLockRelease(&shmem::state->lock);
+	for (int i = 0; i < n; i++) {
+		const shmem::CopySlot *c = &copies[i];
+		Datum values[10];
+		bool nulls[10] = {false};
+		values[0] = Int32GetDatum(c->pid);
+		values[1] = CStringGetTextDatum(c->peer);
+		values[2] = CStringGetTextDatum(c->relation);
+		nulls[2] = c->relation[0] == '\0';
+		values[3] = Int32GetDatum(c->tables_done);
+		values[4] = Int32GetDatum(c->tables_total);
+		values[5] = Int64GetDatum(c->rows);
+		values[6] = Int64GetDatum(c->bytes);
+		values[7] = Int64GetDatum(c->total_rows);
+		values[8] = Int64GetDatum(c->total_bytes);
+		values[9] = TimestampTzGetDatum(c->started_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum)0;
+}
+
+/* True if slot `name` feeds one of `peers` (all subscribers when peers is NIL). */
+bool SlotFeedsPeer(const char *name, const char *prefix, List *peers) {
 	size_t prefix_len = strlen(prefix);
+	if (strncmp(name, prefix, prefix_len) != 0)
+		return false;
+	if (peers == NIL)
+		return true;
+	ListCell *lc;
+	foreach (lc, peers)
+		if (strcmp(name + prefix_len, static_cast<const char *>(lfirst(lc))) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * True when every slot through which a subscriber (of `peers`, or any) pulls
+ * from this node has confirmed `target`.  *found counts such slots.
+ */
+bool SubscribersConfirmed(const char *prefix, List *peers, XLogRecPtr target, int *found) {
 	bool all = true;
-	*any = false;
+	*found = 0;
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++) {
 		ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
-		if (!s->in_use || s->data.database != MyDatabaseId ||
-		    strncmp(NameStr(s->data.name), prefix, prefix_len) != 0)
+		if (!s->in_use || s->data.database != MyDatabaseId || !SlotFeedsPeer(NameStr(s->data.name), prefix, peers))
 			continue;
-		*any = true;
+		(*found)++;
 		SpinLockAcquire(&s->mutex);
 		XLogRecPtr confirmed = s->data.confirmed_flush;
 		SpinLockRelease(&s->mutex);
@@ -119,14 +164,31 @@ bool SubscribersConfirmed(const char *prefix, XLogRecPtr target, bool *any) {
 
 Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	RequireAdmin("concord.wait_for_peers");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("timeout must not be null")));
 	Interval *timeout = PG_GETARG_INTERVAL_P(0);
+	List *peers = NIL;
+	if (!PG_ARGISNULL(1)) {
+		Datum *elems;
+		bool *elem_nulls;
+		int n;
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!elem_nulls[i])
+				peers = lappend(peers, TextDatumGetCString(elems[i]));
+	}
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
 	char *prefix = pg::ToPalloc(naming::ProviderSlotPrefix(node.node_name));
 
-	bool any;
-	SubscribersConfirmed(prefix, InvalidXLogRecPtr, &any);
-	if (!any)
+	int found;
+	SubscribersConfirmed(prefix, peers, InvalidXLogRecPtr, &found);
+	if (peers != NIL && found < list_length(peers)) {
+		/* A named peer that does not pull from us can never confirm anything. */
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+		                errmsg("not every named peer subscribes to node \"%s\"", node.node_name)));
+	}
+	if (found == 0)
 		PG_RETURN_BOOL(true);
 
 	/*
@@ -141,7 +203,7 @@ Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	                   (int64)timeout->month * 30LL * 86400000LL;
 	TimestampTz deadline = GetCurrentTimestamp() + timeout_ms * 1000;
 	for (;;) {
-		if (SubscribersConfirmed(prefix, target, &any))
+		if (SubscribersConfirmed(prefix, peers, target, &found))
 			PG_RETURN_BOOL(true);
 		long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
@@ -185,6 +247,9 @@ Datum concord_wait_for_peers(PG_FUNCTION_ARGS) {
 	return Entry([&] { return concord::sqlapi::WaitForPeers(fcinfo); });
 }
 Datum concord_redact_dsn(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::RedactDsn(fcinfo); }); }
+Datum concord_copy_progress(PG_FUNCTION_ARGS) {
+	return Entry([&] { return concord::sqlapi::CopyProgress(fcinfo); });
+}
 Datum concord_prune_conflicts(PG_FUNCTION_ARGS) {
 	return Entry([&] { return concord::sqlapi::PruneConflicts(fcinfo); });
 }

@@ -30,6 +30,7 @@ extern "C" {
 #include "extension/sqlapi/pending.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
 #include "extension/sqlapi/worker_control.hpp"
+#include "worker/sync/initial_copy.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(concord_subscribe);
@@ -56,6 +57,7 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	char *peer_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char *peer_dsn = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool copy_data = PG_GETARG_BOOL(2);
+	bool enabled = PG_GETARG_BOOL(3);
 
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
@@ -69,10 +71,6 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	if (dsn_problem[0] != '\0')
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("invalid connection string for peer \"%s\"", peer_name), errdetail("%s", dsn_problem)));
-	if (copy_data)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("copy_data => true is not supported by this version of concord"),
-		                errhint("Load the peer's rows by other means, or subscribe with copy_data => false.")));
 	catalog::SubscriptionInfo existing;
 	if (catalog::LoadSubscriptionByName(peer_name, &existing))
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT), errmsg("already subscribed to peer \"%s\"", peer_name)));
@@ -80,8 +78,13 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	char *link_name = pg::ToPalloc(naming::LinkName(peer_name, node.node_name));
 	/* Remote steps first: see the file comment. */
 	remote::CheckPeerIdentity(peer_dsn, peer_name);
-	(void)remote::CreateRemoteSlot(peer_dsn, link_name, peer_name);
-	DropRemoteSlotAtAbort(peer_dsn, link_name, peer_name);
+	if (copy_data) {
+		/* Slot with exported snapshot, then the peer's rows under it (registers its own cleanup). */
+		(void)sync::CreateSlotAndCopy(peer_dsn, peer_name, link_name);
+	} else {
+		(void)remote::CreateRemoteSlot(peer_dsn, link_name, peer_name);
+		DropRemoteSlotAtAbort(peer_dsn, link_name, peer_name);
+	}
 
 	/*
 	 * The origin starts without progress: the worker then streams from the
@@ -92,10 +95,11 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	replorigin_drop_by_name(link_name, true, false);
 	replorigin_create(link_name);
 
-	Oid types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum values[3] = {CStringGetTextDatum(peer_name), CStringGetTextDatum(peer_dsn), CStringGetTextDatum(link_name)};
-	catalog::Write("INSERT INTO concord.subscription (peer_name, peer_dsn, link_name) VALUES ($1, $2, $3)", 3, types,
-	               values, nullptr, SPI_OK_INSERT);
+	Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum values[4] = {CStringGetTextDatum(peer_name), CStringGetTextDatum(peer_dsn), CStringGetTextDatum(link_name),
+	                   BoolGetDatum(enabled)};
+	catalog::Write("INSERT INTO concord.subscription (peer_name, peer_dsn, link_name, enabled) VALUES ($1, $2, $3, $4)",
+	               4, types, values, nullptr, SPI_OK_INSERT);
 	catalog::SubscriptionInfo created;
 	if (!catalog::LoadSubscriptionByName(peer_name, &created))
 		elog(ERROR, "concord: subscription to \"%s\" vanished", peer_name);

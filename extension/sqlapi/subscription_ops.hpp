@@ -24,4 +24,10 @@ void RemoveSubscription(const catalog::SubscriptionInfo *sub);
  */
 void DropLocalSlot(const char *slot);
 
+/*
+ * Drops the slots through which subscribers pull from this node and removes
+ * the node's identity (the last step of drop_node and leave_mesh).
+ */
+void DropNodeIdentity(const char *node_name);
+
 } // namespace concord::sqlapi

@@ -17,6 +17,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -58,6 +59,8 @@ void CheckPolicyName(const char *policy) {
 
 /* Raises unless the relation is a table concord can replicate. */
 void CheckReplicable(Oid relid) {
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
 	Relation rel = table_open(relid, AccessShareLock);
 	const char *name = RelationGetRelationName(rel);
 	char relkind = rel->rd_rel->relkind;
@@ -100,21 +103,43 @@ char *QualifiedRelationName(Oid relid) {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 }
 
+/* OLD."k1" IS DISTINCT FROM NEW."k1" OR ... over the table's key columns. */
+char *KeyChangedCondition(Oid relid) {
+	Relation rel = table_open(relid, AccessShareLock);
+	Bitmapset *key = catalog::KeyColumns(rel);
+	StringInfoData buf;
+	initStringInfo(&buf);
+	int member = -1;
+	while ((member = bms_next_member(key, member)) >= 0) {
+		AttrNumber attnum = member + FirstLowInvalidHeapAttributeNumber;
+		const char *col = quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
+		appendStringInfo(&buf, "%sOLD.%s IS DISTINCT FROM NEW.%s", buf.len > 0 ? " OR " : "", col, col);
+	}
+	table_close(rel, AccessShareLock);
+	return buf.data;
+}
+
 /*
- * Installs the trigger that remembers deleted keys.  ENABLE ALWAYS: it must
- * fire for the apply worker's deletes too (session_replication_role = replica).
+ * Installs the triggers that remember deleted keys: on DELETE, and on an
+ * UPDATE that moves a row to another key.  ENABLE ALWAYS: they must fire for
+ * the apply worker's writes too (session_replication_role = replica).
  */
 void InstallTombstoneTrigger(Oid relid) {
 	char *name = QualifiedRelationName(relid);
 	char *sql = psprintf("CREATE TRIGGER concord_tombstone AFTER DELETE ON %s FOR EACH ROW "
 	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
-	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone",
-	                     name, name);
+	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone; "
+	                     "CREATE TRIGGER concord_tombstone_key AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
+	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
+	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone_key",
+	                     name, name, name, KeyChangedCondition(relid), name);
 	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 
 void DropTombstoneTrigger(Oid relid) {
-	char *sql = psprintf("DROP TRIGGER concord_tombstone ON %s", QualifiedRelationName(relid));
+	char *name = QualifiedRelationName(relid);
+	char *sql = psprintf("DROP TRIGGER IF EXISTS concord_tombstone ON %s; DROP TRIGGER IF EXISTS concord_tombstone_key ON %s",
+	                     name, name);
 	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 

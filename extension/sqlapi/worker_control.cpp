@@ -70,6 +70,8 @@ void ClearPause(Oid sub_id) {
 		p->pause_requested = false;
 		/* A resumed peer starts at once rather than after a pending back-off. */
 		p->retry_at = 0;
+		if (p->status == shmem::PeerStatus::kPaused)
+			p->status = shmem::PeerStatus::kConnecting;
 	}
 	LWLockRelease(&state->lock);
 	if (p != nullptr)

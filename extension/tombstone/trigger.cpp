@@ -1,7 +1,8 @@
 /*
- * trigger.cpp — concord.tombstone_trigger(): AFTER DELETE FOR EACH ROW on every
- * replicated table, ENABLE ALWAYS so it fires for local deletes and for
- * deletes the apply worker makes alike.
+ * trigger.cpp — concord.tombstone_trigger(): on every replicated table,
+ * AFTER DELETE FOR EACH ROW, and AFTER UPDATE FOR EACH ROW when the key
+ * changes (the old key is deleted as far as convergence is concerned).
+ * ENABLE ALWAYS, so it fires for local writes and the apply worker's alike.
  */
 extern "C" {
 #include "postgres.h"
@@ -35,9 +36,9 @@ Datum Fire(FunctionCallInfo fcinfo) {
 		                errmsg("concord.tombstone_trigger() must be called as a trigger")));
 	auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-	    !TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	    !(TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-		                errmsg("concord.tombstone_trigger() must fire AFTER DELETE FOR EACH ROW")));
+		                errmsg("concord.tombstone_trigger() must fire AFTER DELETE or UPDATE FOR EACH ROW")));
 	Relation rel = td->tg_relation;
 	TupleDesc desc = RelationGetDescr(rel);
 	Bitmapset *key = catalog::KeyColumns(rel);
@@ -49,6 +50,7 @@ Datum Fire(FunctionCallInfo fcinfo) {
 	auto *values = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
 	int i = 0;
 	int member = -1;
+	/* tg_trigtuple is the deleted row, or the old row of an update. */
 	/* Bitmap members come out in increasing attnum order, as BuildKey requires. */
 	while ((member = bms_next_member(key, member)) >= 0) {
 		AttrNumber attnum = member + FirstLowInvalidHeapAttributeNumber;

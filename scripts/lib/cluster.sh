@@ -25,6 +25,10 @@ node_sock() { echo "$CLUSTER_BASE"; }
 cluster_create() {
     local name=$1 port=$2; shift 2
     local dir; dir=$(node_dir "$name")
+    # Never pull a data directory from under a running server.
+    if [ -f "$dir/postmaster.pid" ] && as_pg "$PG_BINDIR/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+        die "node $name is still running in $dir; stop it first"
+    fi
     rm -rf "$dir"
     as_pg "$PG_BINDIR/initdb" -D "$dir" -A trust -U postgres --no-sync >/dev/null
     {

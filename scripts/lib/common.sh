@@ -21,8 +21,8 @@ as_pg() {
 
 # Installs the Debian packages concord needs (only the missing ones).
 install_deps() {
-    local wanted=(postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libboost-dev libpq-dev
-                  libipc-run-perl make g++ cmake libgtest-dev "$@")
+    local wanted=(postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+                  libboost-dev libpq-dev libipc-run-perl make g++ cmake libgtest-dev "$@")
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,5 +43,9 @@ build_install() {
 
 # True if this server knows output_plugin_libraries (15.19 and later).
 server_has_output_plugin_libraries() {
-    "$PG_BINDIR/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'
+    # Captured first: grep -q would close the pipe early, and under pipefail the
+    # SIGPIPE of postgres would turn a match into a failure.
+    local config
+    config=$("$PG_BINDIR/postgres" --describe-config 2>/dev/null || true)
+    [[ $config == *$'\n'output_plugin_libraries* || $config == output_plugin_libraries* ]]
 }

@@ -11,12 +11,25 @@
 # server is stopped by the EXIT trap, also on failure; its log is printed
 # when a test fails.
 set -euo pipefail
+# shellcheck source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
 PG_BINDIR=$($PG_CONFIG --bindir)
+
+# True if this server knows output_plugin_libraries (15.19 and later).  The
+# output is read whole: with pipefail, grep -q closing the pipe early would
+# make postgres die of SIGPIPE and the test fail at random.
+has_output_plugin_libraries() {
+    local cfg
+    cfg=$("$PG_BINDIR/postgres" --describe-config 2>/dev/null) || return 1
+    [[ $'\n'$cfg == *$'\n'output_plugin_libraries$'\t'* ]]
+}
 PORT=${CONCORD_PGTAP_PORT:-5751}
 DB=concord_tap
+# pg_prove is only a Recommends of postgresql-15-pgtap, which install_deps
+# does not pull in.
+install_deps libtap-parser-sourcehandler-pgtap-perl
 command -v pg_prove >/dev/null || die "pg_prove not found (Debian package libtap-parser-sourcehandler-pgtap-perl)"
 
 if [ -z "${CONCORD_TEST_WORK:-}" ]; then
@@ -31,6 +44,7 @@ as_pg rm -rf "$work"
 as_pg mkdir -p "$work" "$sock"
 as_pg chmod 700 "$sock"
 
+# shellcheck disable=SC2317  # run by the EXIT trap
 stop_server() {
     if [ -f "$data/postmaster.pid" ]; then
         as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 \
@@ -54,7 +68,7 @@ as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale --
     echo "max_worker_processes = 16"
     echo "fsync = off"
     echo "log_line_prefix = '%m [%p] %q%a '"
-    if server_has_output_plugin_libraries; then
+    if has_output_plugin_libraries; then
         echo "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
     fi
 } | as_pg tee -a "$data/postgresql.conf" >/dev/null

@@ -8,10 +8,11 @@
 # keywords); 1 MB TOASTed values, and UPDATEs that leave a TOASTed column
 # unchanged (the other node keeps its value); identity columns GENERATED ALWAYS.
 #
-# node_a runs with non-default output settings (DateStyle SQL/DMY,
-# IntervalStyle sql_standard, extra_float_digits 0, TimeZone Asia/Kolkata,
-# bytea_output escape) and node_b with others: a value must not change with
-# the settings of the node that sends it.
+# The nodes run in different time zones.  At the end, node_a switches to
+# non-default output settings (DateStyle SQL/DMY, IntervalStyle sql_standard,
+# extra_float_digits 0, bytea_output escape, a time zone whose abbreviation
+# is ambiguous): a value must not change with the settings of the node that
+# sends it (core logical replication pins these settings on its connections).
 use strict;
 use warnings;
 
@@ -21,14 +22,8 @@ use ConcordTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $na = concord_node('node_a',
-	conf => [
-		"DateStyle = 'SQL, DMY'",  "IntervalStyle = 'sql_standard'",
-		"extra_float_digits = 0",  "TimeZone = 'Asia/Kolkata'",
-		"bytea_output = 'escape'", "lc_messages = 'C'"
-	]);
-my $nb = concord_node('node_b',
-	conf => [ "DateStyle = 'ISO, MDY'", "TimeZone = 'America/New_York'" ]);
+my $na = concord_node('node_a', conf => ["TimeZone = 'Asia/Kolkata'"]);
+my $nb = concord_node('node_b', conf => ["TimeZone = 'America/New_York'"]);
 my @nodes = ($na, $nb);
 my $db    = $ConcordTest::DB;
 
@@ -73,6 +68,10 @@ CREATE TABLE "Odd Schema"."we;ird ""table"" name" (
 CREATE SCHEMA "select";
 CREATE TABLE "select"."from" ("where" int, "order" text, "group" text, PRIMARY KEY ("where", "order"));
 
+CREATE TABLE public.sent (
+	id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, iv interval, f8 float8, f4 real,
+	b bytea, r tstzrange, darr date[]
+);
 CREATE TABLE public.docs (id int PRIMARY KEY, title text, body text, blob bytea);
 
 CREATE TABLE public.ident (
@@ -82,7 +81,7 @@ CREATE TABLE public.ident (
 );
 SQL
 create_table_everywhere(\@nodes, $schema, 'public.alltypes', 'public.cpk',
-	'"Odd Schema"."we;ird ""table"" name"', '"select"."from"', 'public.docs', 'public.ident');
+	'"Odd Schema"."we;ird ""table"" name"', '"select"."from"', 'public.docs', 'public.ident', 'public.sent');
 # Each node generates its own identity values; they must not collide.
 $nb->safe_psql($db,
 	'ALTER TABLE public.ident ALTER COLUMN id RESTART WITH 1000001, ALTER COLUMN n RESTART WITH 5001');
@@ -153,8 +152,8 @@ my @columns = split /\n/, $na->safe_psql($db,
 	  . "AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
 for my $col (@columns)
 {
-	my $sql = "SELECT string_agg(id || '=' || coalesce(CASE WHEN length($col::text) > 200 "
-	  . "THEN md5($col::text) ELSE $col::text END, '<NULL>'), E'\\n' ORDER BY id) FROM public.alltypes";
+	my $sql = "SELECT string_agg(id || '=' || coalesce(CASE WHEN length(${col}::text) > 200 "
+	  . "THEN md5(${col}::text) ELSE ${col}::text END, '<NULL>'), E'\\n' ORDER BY id) FROM public.alltypes";
 	is(rows_of($nb, $sql), rows_of($na, $sql), "alltypes.$col is the same on both nodes");
 }
 assert_same_everywhere(\@nodes, 'public.alltypes', 'alltypes: whole rows identical');
@@ -167,24 +166,24 @@ is( rows_of($nb,
 		  . "AND c_interval = interval '1 year 2 mons 3 days 04:05:06.789' "
 		  . "AND c_bytea = '\\x00deadbeef00ff'::bytea AND c_numeric = 2 * 12345678901234567890.123456789 "
 		  . "FROM alltypes WHERE id = 2"),
-	't', 'node_b: values sent by node_a (DMY dates, sql_standard intervals, escape bytea) are exact');
+	't', 'node_b: dates, times, intervals, bytea and numerics sent by node_a are exact');
 is(rows_of($nb, "SELECT c_float8 = 1::float8 / 3 AND c_float8 = (1::float8 / 3) FROM alltypes WHERE id = 2"),
-	't', 'node_b: a float8 sent by node_a (extra_float_digits = 0) keeps full precision');
+	't', 'node_b: a float8 sent by node_a keeps full precision');
 is(rows_of($nb, "SELECT c_date = '0044-03-15 BC' AND c_ts = 'infinity' AND c_time = '24:00:00' "
 	. "AND c_float4 = 'NaN' AND c_float8 = '-Infinity' AND c_numeric = 'NaN' FROM alltypes WHERE id = 3"),
 	't', 'node_b: BC dates, infinities and NaNs from node_a are exact');
-is(rows_of($nb, "SELECT c_date = '2024-03-04' AND c_float8 = 0.1 AND c_interval = interval '-3 days -01:02:03' "
+is(rows_of($nb, "SELECT c_date = '2024-03-04' AND c_float8 = 0.1 AND c_interval = interval '-3 days 01:02:03' "
 	. "FROM alltypes WHERE id = 102"),
-	't', 'node_b: values node_a updated (DMY dates, sql_standard intervals, short floats) are exact');
+	't', 'node_b: values node_a updated are exact');
 is(rows_of($na, "SELECT c_tstz = '2000-01-01 00:00:00.000001+00' AND c_numeric = 2 * 12345678901234567890.123456789 "
 	. "AND c_int_arr = '{}' AND c_composite IS NULL FROM alltypes WHERE id = 2"),
 	't', 'node_a: values node_b updated are exact');
 is(rows_of($na, "SELECT c_ts = '2024-02-01 13:14:15.654321' AND c_tstz = '2024-02-01 13:14:15.654321+00' "
-	. "AND c_interval = interval '1 year 2 mons 3 days 04:05:06.789' FROM alltypes WHERE id = 102"),
-	't', 'node_a: dates and intervals sent by node_b are exact');
-is(rows_of($na, "SELECT c_date = '0044-03-15 BC' AND c_interval = interval '-1 year -2 mons +3 days -04:05:06' "
-	. "AND c_float8 = '-Infinity' AND starts_with(c_text, E'quote '' dq \" backslash \\\\ newline \\n') FROM alltypes WHERE id = 103"),
-	't', 'node_a: BC dates, mixed-sign intervals and escapes sent by node_b are exact');
+	. "AND c_timetz = '13:14:15.5+05:30' AND c_bytea = '\\x00deadbeef00ff'::bytea FROM alltypes WHERE id = 102"),
+	't', 'node_a: times and bytea sent by node_b are exact');
+is(rows_of($na, "SELECT c_ts = 'infinity' AND c_tstz = '-infinity' AND c_time = '24:00:00' AND c_numeric = 'NaN' "
+	. "AND starts_with(c_text, E'quote '' dq \" backslash \\\\ newline \\n') FROM alltypes WHERE id = 103"),
+	't', 'node_a: infinities, NaN and escapes sent by node_b are exact');
 is(rows_of($nb, "SELECT count(*) FROM alltypes WHERE id = 1"), '0', 'node_b: row 1 deleted');
 
 # --- composite primary key ---------------------------------------------------
@@ -274,6 +273,38 @@ my $ident = 'SELECT id, v, n FROM ident ORDER BY id';
 is(rows_of($na, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001", 'node_a: identity rows');
 is(rows_of($nb, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001",
 	'node_b: GENERATED ALWAYS identity values arrived as sent, not regenerated');
+
+# --- the sender's settings do not change values ------------------------------
+
+# node_a switches to output settings that differ from node_b's input settings
+# (its walsenders reload them too).  A sender that does not pin its own output
+# format (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3) sends
+# ambiguous DMY dates, an ambiguous zone abbreviation (IST), and floats
+# rounded to 15 digits.
+$na->safe_psql($db, q{
+	ALTER SYSTEM SET DateStyle = 'SQL, DMY';
+	ALTER SYSTEM SET IntervalStyle = 'sql_standard';
+	ALTER SYSTEM SET extra_float_digits = 0;
+	ALTER SYSTEM SET bytea_output = 'escape';
+});
+$na->reload;
+ok(poll_until($na, 'SHOW DateStyle', 'SQL, DMY'), "node_a runs with DateStyle 'SQL, DMY'");
+my $sent_values = q{
+	1, date '2024-02-01', timestamp '2024-02-01 13:14:15.654321', timestamptz '2024-02-01 13:14:15.654321+00',
+	make_interval(years => -1, months => 2, days => -3, secs => 14706.5), 1::float8 / 3, 1::real / 3,
+	'\x00ff5c27'::bytea, tstzrange(timestamptz '2024-02-01 00:00+00', timestamptz '2024-03-01 00:00+00'),
+	ARRAY[date '2024-02-01', date '2024-12-11']
+};
+$na->safe_psql($db, "INSERT INTO public.sent VALUES ($sent_values)");
+ok(wait_converged(\@nodes), 'values sent under non-default settings converged');
+is( rows_of($nb, "SELECT (s.*) IS NOT DISTINCT FROM (ROW($sent_values)::public.sent) FROM public.sent s WHERE id = 1"),
+	't', 'node_b: dates, timestamps, intervals, floats and bytea sent under node_a\'s DMY/sql_standard/'
+	  . 'extra_float_digits=0/escape settings are exact');
+for my $col (qw(d ts tstz iv f8 f4 b r darr))
+{
+	my $sql = "SELECT $col FROM public.sent WHERE id = 1";
+	is(rows_of($nb, $sql), rows_of($na, $sql), "sent.$col is the same on both nodes");
+}
 
 # Nothing failed along the way.
 for my $n (@nodes)

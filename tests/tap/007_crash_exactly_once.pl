@@ -3,13 +3,15 @@
 # every node (unique ids counted: nothing missing, nothing twice, no apply
 # stuck on a duplicate).
 #
-#   1. The subscriber: node_b is applying streams from node_a and node_c when
-#      its postmaster and every one of its processes are killed with SIGKILL
-#      at the same instant (so the apply worker dies mid-transaction).
-#   2. The provider: node_a is streaming to node_b and node_c, and applying a
-#      stream from node_b, when its postmaster is killed with SIGKILL (its
-#      children die on their own).  What node_a committed before the crash is
-#      what every node must hold; the rest was never committed.
+#   1. The subscriber, three times: node_b is applying streams from node_a
+#      and node_c when its postmaster and every one of its processes are
+#      killed with SIGKILL at the same instant (so the apply workers die
+#      mid-transaction, with asynchronously committed WAL not yet written).
+#   2. The provider, twice: node_a is streaming to node_b and node_c, and
+#      applying a stream from node_b, when its postmaster alone (first) or
+#      all its processes (second) are killed with SIGKILL.  What node_a
+#      committed before each crash is what every node must hold; the rest
+#      was never committed.
 use strict;
 use warnings;
 
@@ -19,19 +21,33 @@ use ConcordTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my ($na, $nb, $nc) = concord_nodes(qw(node_a node_b node_c));
+# Frequent feedback and a slow WAL writer: the apply commits asynchronously,
+# so a worker that reported positions it had not flushed would let its
+# provider forget transactions that the crash then loses.
+my ($na, $nb, $nc) = concord_nodes([qw(node_a node_b node_c)],
+	conf => [ 'concord.feedback_interval = 20ms', 'wal_writer_delay = 1s' ]);
 my @nodes = ($na, $nb, $nc);
 my $db    = $ConcordTest::DB;
 
-create_table_everywhere(\@nodes,
-	'CREATE TABLE public.t (id int PRIMARY KEY, origin text NOT NULL, at timestamptz DEFAULT clock_timestamp())',
-	'public.t');
+create_table_everywhere(\@nodes, q{
+	CREATE TABLE public.t (id int PRIMARY KEY, origin text NOT NULL, at timestamptz DEFAULT clock_timestamp());
+	CREATE TABLE public.marks (node text, round int, PRIMARY KEY (node, round));
+}, 'public.t', 'public.marks');
 full_mesh(\@nodes);
 
 # Every node holds exactly the ids of the model for each origin, once each.
+# First every node commits one more transaction (a mark), so every link has
+# applied something since the crash: an error of the outage (a refused
+# connection) legitimately shows until then.
+my $round = 0;
 sub check_exactly_once
 {
 	my ($what, %ranges) = @_;    # origin => [ids]
+	$round++;
+	$_->safe_psql($db, "INSERT INTO marks VALUES ('" . $_->name . "', $round)") for @nodes;
+	ok(wait_converged(\@nodes), "$what: every node's mark converged");
+	is($_->safe_psql($db, "SELECT count(*) FROM marks WHERE round = $round"), '3',
+		$_->name . ": $what: has the marks of all three nodes") for @nodes;
 	for my $n (@nodes)
 	{
 		for my $origin (sort keys %ranges)
@@ -59,44 +75,60 @@ sub check_exactly_once
 	return;
 }
 
-# --- 1. kill -9 of the subscriber while it applies ---------------------------
+# --- 1. kill -9 of the subscriber while it applies, three times -------------
 
-my $n = 4000;
-my ($sa, $ea) = start_stream($na, 1, $n, 'node_a');
-my ($sc, $ec) = start_stream($nc, 100001, 100000 + $n, 'node_c');
-ok(poll_until($nb, "SELECT count(*) >= 800 FROM t", 't', 60), 'node_b is applying both streams');
-crash_node($nb, all => 1);
-ok($sa->pumpable && $sc->pumpable, 'node_b was killed while node_a and node_c were still writing');
-$nb->start;
+my $n = 5000;
+my ($sa, $ea) = start_stream($na, 1, $n, 'node_a', 5);
+my ($sc, $ec) = start_stream($nc, 100001, 100000 + $n, 'node_c', 5);
+for my $cycle (1 .. 3)
+{
+	my $progress = 1000 * $cycle;
+	ok(poll_until($nb, "SELECT count(*) >= $progress FROM t", 't', 60),
+		"crash $cycle: node_b is applying both streams ($progress rows so far)");
+	my $writing = $sa->pumpable && $sc->pumpable;
+	crash_node($nb, all => 1);
+	ok($writing, "crash $cycle: node_b was killed while node_a and node_c were still writing");
+	$nb->start;
+}
 ok($sa->finish, "node_a's stream completed") or diag $$ea;
 ok($sc->finish, "node_c's stream completed") or diag $$ec;
 ok(wait_converged(\@nodes), 'after node_b restarted, the mesh converges');
-check_exactly_once('subscriber crash', node_a => [ 1 .. $n ], node_c => [ 100001 .. 100000 + $n ]);
+check_exactly_once('subscriber crashes', node_a => [ 1 .. $n ], node_c => [ 100001 .. 100000 + $n ]);
 
-# --- 2. kill -9 of the provider while it streams and applies ------------------
+# --- 2. kill -9 of the provider while it streams and applies, twice ----------
 
-my ($sa2, $ea2) = start_stream($na, 10001, 10000 + $n, 'node_a2', 5);
-my ($sb2, $eb2) = start_stream($nb, 200001, 200000 + $n, 'node_b2');
-ok(poll_until($nc, "SELECT count(*) >= 500 FROM t WHERE origin = 'node_a2'", 't', 60),
-	"node_c is applying node_a's second stream");
-ok(poll_until($na, "SELECT count(*) >= 500 FROM t WHERE origin = 'node_b2'", 't', 60),
-	"node_a is applying node_b's stream");
-crash_node($na);
-ok($sb2->pumpable, 'node_a was killed while node_b was still writing');
-ok(!$sa2->finish, "node_a's own stream was cut by the crash");
-$na->start;
+my ($sb2, $eb2) = start_stream($nb, 200001, 200000 + 2 * $n, 'node_b2', 10);
+my %committed;
+for my $crash ([ 'node_a2', 10001, 0 ], [ 'node_a3', 20001, 1 ])
+{
+	my ($label, $from, $all) = @$crash;
+	my $how = $all ? 'all its processes' : 'its postmaster';
+	my ($s, $e) = start_stream($na, $from, $from + $n - 1, $label, 5);
+	ok(poll_until($nc, "SELECT count(*) >= 500 FROM t WHERE origin = '$label'", 't', 60),
+		"$label: node_c is applying node_a's stream");
+	my $seen = $na->safe_psql($db, "SELECT count(*) FROM t WHERE origin = 'node_b2'");
+	ok(poll_until($na, "SELECT count(*) > $seen FROM t WHERE origin = 'node_b2'", 't', 60),
+		"$label: node_a is applying node_b's stream");
+	my $writing = $sb2->pumpable;
+	crash_node($na, all => $all);
+	ok($writing, "$label: node_a ($how) was killed while node_b was still writing");
+	ok(!$s->finish, "$label: node_a's own stream was cut by the crash");
+	$na->start;
+
+	# What node_a committed before the crash is the truth for its stream.
+	my @ids = split /\n/, $na->safe_psql($db, "SELECT id FROM t WHERE origin = '$label' ORDER BY id");
+	ok(@ids >= 500 && @ids < $n,
+		sprintf('%s: node_a committed part of its stream before the crash (%d of %d)', $label, scalar @ids, $n));
+	is_deeply([@ids], [ $from .. $from + @ids - 1 ], "$label: node_a's committed stream has no holes");
+	$committed{$label} = \@ids;
+}
 ok($sb2->finish, "node_b's stream completed") or diag $$eb2;
-
-# What node_a committed before the crash is the truth for its stream.
-my @a2 = split /\n/, $na->safe_psql($db, "SELECT id FROM t WHERE origin = 'node_a2' ORDER BY id");
-ok(@a2 >= 500 && @a2 < $n, sprintf('node_a committed part of its stream before the crash (%d of %d)', scalar @a2, $n));
-is_deeply([ @a2 ], [ 10001 .. 10000 + @a2 ], "node_a's committed stream has no holes");
 ok(wait_converged(\@nodes), 'after node_a restarted, the mesh converges');
-check_exactly_once('provider crash',
+check_exactly_once('provider crashes',
 	node_a  => [ 1 .. $n ],
 	node_c  => [ 100001 .. 100000 + $n ],
-	node_a2 => \@a2,
-	node_b2 => [ 200001 .. 200000 + $n ]);
+	%committed,
+	node_b2 => [ 200001 .. 200000 + 2 * $n ]);
 assert_same_everywhere(\@nodes, 't', 't identical on every node');
 
 done_testing();

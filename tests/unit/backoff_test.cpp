@@ -33,29 +33,22 @@ TEST_P(Backoff, Delay) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, Backoff,
-    ::testing::Values(BackoffCase{"NoFailures", 0, 500, 10000, 0},
-                      BackoffCase{"NegativeFailures", -3, 500, 10000, 0},
-                      BackoffCase{"FirstFailureWaitsBase", 1, 500, 10000, 500},
-                      BackoffCase{"SecondDoubles", 2, 500, 10000, 1000},
-                      BackoffCase{"ThirdDoublesAgain", 3, 500, 10000, 2000},
-                      BackoffCase{"Fourth", 4, 500, 10000, 4000},
-                      BackoffCase{"Fifth", 5, 500, 10000, 8000},
-                      BackoffCase{"SixthHitsCap", 6, 500, 10000, 10000},
-                      BackoffCase{"StaysAtCap", 7, 500, 10000, 10000},
-                      BackoffCase{"ManyFailuresStayAtCap", 1000, 500, 10000, 10000},
-                      BackoffCase{"IntMaxFailuresStayAtCap", INT_MAX, 500, 10000, 10000},
-                      BackoffCase{"CapNotAPowerOfTwoOfBase", 3, 500, 1500, 1500},
-                      BackoffCase{"DoublingLandsExactlyOnCap", 3, 250, 1000, 1000},
-                      BackoffCase{"BaseEqualsCap", 1, 10000, 10000, 10000},
-                      BackoffCase{"BaseAboveCapIsCapped", 1, 20000, 10000, 10000},
-                      BackoffCase{"BaseAboveCapLaterFailures", 5, 20000, 10000, 10000},
-                      BackoffCase{"GucMinimums", 2, 10, 10, 10},
-                      BackoffCase{"GucMaximums", 3, 3600000, 3600000, 3600000},
-                      BackoffCase{"ZeroBase", 5, 0, 10000, 0},
-                      BackoffCase{"ZeroBaseManyFailures", INT_MAX, 0, 10000, 0},
-                      BackoffCase{"ZeroCap", 3, 500, 0, 0},
-                      BackoffCase{"NearInt64Max", 200, 1, INT64_MAX, INT64_MAX},
-                      BackoffCase{"JustBelowOverflow", 63, 1, INT64_MAX, INT64_C(1) << 62}),
+    ::testing::Values(
+        BackoffCase{"NoFailures", 0, 500, 10000, 0}, BackoffCase{"NegativeFailures", -3, 500, 10000, 0},
+        BackoffCase{"FirstFailureWaitsBase", 1, 500, 10000, 500}, BackoffCase{"SecondDoubles", 2, 500, 10000, 1000},
+        BackoffCase{"ThirdDoublesAgain", 3, 500, 10000, 2000}, BackoffCase{"Fourth", 4, 500, 10000, 4000},
+        BackoffCase{"Fifth", 5, 500, 10000, 8000}, BackoffCase{"SixthHitsCap", 6, 500, 10000, 10000},
+        BackoffCase{"StaysAtCap", 7, 500, 10000, 10000}, BackoffCase{"ManyFailuresStayAtCap", 1000, 500, 10000, 10000},
+        BackoffCase{"IntMaxFailuresStayAtCap", INT_MAX, 500, 10000, 10000},
+        BackoffCase{"CapNotAPowerOfTwoOfBase", 3, 500, 1500, 1500},
+        BackoffCase{"DoublingLandsExactlyOnCap", 3, 250, 1000, 1000},
+        BackoffCase{"BaseEqualsCap", 1, 10000, 10000, 10000},
+        BackoffCase{"BaseAboveCapIsCapped", 1, 20000, 10000, 10000},
+        BackoffCase{"BaseAboveCapLaterFailures", 5, 20000, 10000, 10000}, BackoffCase{"GucMinimums", 2, 10, 10, 10},
+        BackoffCase{"GucMaximums", 3, 3600000, 3600000, 3600000}, BackoffCase{"ZeroBase", 5, 0, 10000, 0},
+        BackoffCase{"ZeroBaseManyFailures", INT_MAX, 0, 10000, 0}, BackoffCase{"ZeroCap", 3, 500, 0, 0},
+        BackoffCase{"NearInt64Max", 200, 1, INT64_MAX, INT64_MAX},
+        BackoffCase{"JustBelowOverflow", 63, 1, INT64_MAX, INT64_C(1) << 62}),
     [](const ::testing::TestParamInfo<BackoffCase> &info) { return info.param.name; });
 
 TEST(BackoffShape, NeverDecreasesAndNeverExceedsCap) {
@@ -69,8 +62,9 @@ TEST(BackoffShape, NeverDecreasesAndNeverExceedsCap) {
 				if (failures > 0) {
 					EXPECT_GT(delay, 0);
 					/* Below the cap every step is an exact doubling. */
-					if (failures > 1 && delay < cap)
+					if (failures > 1 && delay < cap) {
 						EXPECT_EQ(delay, 2 * previous);
+					}
 				}
 				previous = delay;
 			}

@@ -76,11 +76,13 @@ INSTANTIATE_TEST_SUITE_P(
     Table, Redaction,
     ::testing::Values(
         RedactCase{"NoPassword", "host=db.example port=5433 dbname=app user=alice", {}},
-        RedactCase{"KeyValuePassword", "host=db.example port=5433 dbname=app user=alice password=s3cr3t-Pa55",
+        RedactCase{"KeyValuePassword",
+                   "host=db.example port=5433 dbname=app user=alice password=s3cr3t-Pa55",
                    {"s3cr3t-Pa55", "s3cr3t"}},
-        RedactCase{"QuotedPasswordWithSpaces", "host=h password='correct horse battery'",
-                   {"correct horse battery", "horse"}},
-        RedactCase{"PasswordWithQuoteAndBackslash", "host=h password='it\\'s a \\\\secret'",
+        RedactCase{
+            "QuotedPasswordWithSpaces", "host=h password='correct horse battery'", {"correct horse battery", "horse"}},
+        RedactCase{"PasswordWithQuoteAndBackslash",
+                   "host=h password='it\\'s a \\\\secret'",
                    {"it's a \\secret", "it\\'s", "secret"}},
         RedactCase{"PasswordLooksLikeAnOption", "host=h password='x host=evil'", {"evil"}},
         RedactCase{"PasswordIsTheMask", "host=h password=********", {}},
@@ -91,11 +93,11 @@ INSTANTIATE_TEST_SUITE_P(
         RedactCase{"MultiHost", "host=a,b port=1,2 password=pw123 target_session_attrs=read-write", {"pw123"}},
         RedactCase{"ValueWithQuoteInHost", "host='we\\'ird' password=zz9", {"zz9"}},
         RedactCase{"UriUserPassword", "postgresql://alice:hunter2@db.example:5432/app?sslmode=disable", {"hunter2"}},
-        RedactCase{"UriPercentEncodedPassword", "postgresql://alice:p%40ss%2Fw0rd@h/app",
+        RedactCase{"UriPercentEncodedPassword",
+                   "postgresql://alice:p%40ss%2Fw0rd@h/app",
                    {"p@ss/w0rd", "p%40ss%2Fw0rd", "w0rd"}},
         RedactCase{"UriPasswordParameter", "postgres://h/app?password=zxcvbn&application_name=x", {"zxcvbn"}},
-        RedactCase{"UriNoPassword", "postgresql://alice@h:5432/app", {}},
-        RedactCase{"Empty", "", {}}),
+        RedactCase{"UriNoPassword", "postgresql://alice@h:5432/app", {}}, RedactCase{"Empty", "", {}}),
     [](const ::testing::TestParamInfo<RedactCase> &info) { return info.param.name; });
 
 TEST(Redact, KeyValueLayout) {
@@ -105,9 +107,7 @@ TEST(Redact, KeyValueLayout) {
 	EXPECT_EQ(Redact(""), "");
 }
 
-TEST(Redact, EscapesQuotesAndBackslashes) {
-	EXPECT_EQ(Redact("host='a\\'b\\\\c'"), "host='a\\'b\\\\c'");
-}
+TEST(Redact, EscapesQuotesAndBackslashes) { EXPECT_EQ(Redact("host='a\\'b\\\\c'"), "host='a\\'b\\\\c'"); }
 
 TEST(Redact, UnparsableIsReplacedEntirely) {
 	for (const std::string dsn : {"host=h password=hunter2 bogus", "password=hunter2 foo=bar", "password='hunter2",
@@ -184,20 +184,19 @@ TEST_P(Password, IsExtracted) {
 	EXPECT_EQ(HasPassword(c.dsn), !c.password.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, Password,
-    ::testing::Values(PasswordCase{"None", "host=h", ""}, PasswordCase{"Empty", "", ""},
-                      PasswordCase{"KeyValue", "host=h password=s3cr3t", "s3cr3t"},
-                      PasswordCase{"Quoted", "password='a b\\'c'", "a b'c"},
-                      PasswordCase{"EmptyValue", "host=h password=''", ""},
-                      PasswordCase{"LastOneWins", "password=first password=second", "second"},
-                      PasswordCase{"SslPasswordIsNotThePassword", "host=h sslpassword=kp", ""},
-                      PasswordCase{"Uri", "postgresql://alice:hunter2@h/db", "hunter2"},
-                      PasswordCase{"UriPercentEncoded", "postgresql://alice:p%40ss@h/db", "p@ss"},
-                      PasswordCase{"UriParameter", "postgresql://h/db?password=zxcvbn", "zxcvbn"},
-                      PasswordCase{"UriWithoutPassword", "postgresql://alice@h/db", ""},
-                      PasswordCase{"Unparsable", "password=hunter2 bogus", ""}),
-    [](const ::testing::TestParamInfo<PasswordCase> &info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Table, Password,
+                         ::testing::Values(PasswordCase{"None", "host=h", ""}, PasswordCase{"Empty", "", ""},
+                                           PasswordCase{"KeyValue", "host=h password=s3cr3t", "s3cr3t"},
+                                           PasswordCase{"Quoted", "password='a b\\'c'", "a b'c"},
+                                           PasswordCase{"EmptyValue", "host=h password=''", ""},
+                                           PasswordCase{"LastOneWins", "password=first password=second", "second"},
+                                           PasswordCase{"SslPasswordIsNotThePassword", "host=h sslpassword=kp", ""},
+                                           PasswordCase{"Uri", "postgresql://alice:hunter2@h/db", "hunter2"},
+                                           PasswordCase{"UriPercentEncoded", "postgresql://alice:p%40ss@h/db", "p@ss"},
+                                           PasswordCase{"UriParameter", "postgresql://h/db?password=zxcvbn", "zxcvbn"},
+                                           PasswordCase{"UriWithoutPassword", "postgresql://alice@h/db", ""},
+                                           PasswordCase{"Unparsable", "password=hunter2 bogus", ""}),
+                         [](const ::testing::TestParamInfo<PasswordCase> &info) { return info.param.name; });
 
 /* ---- Scrub ------------------------------------------------------------------------ */
 
@@ -217,27 +216,26 @@ TEST_P(Scrubbing, MasksEveryOccurrence) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, Scrubbing,
-    ::testing::Values(
-        ScrubCase{"Typical", "password authentication failed: s3cr3t", "s3cr3t",
-                  "password authentication failed: ********"},
-        ScrubCase{"EmptySecretChangesNothing", "text with nothing", "", "text with nothing"},
-        ScrubCase{"EmptyText", "", "x", ""}, ScrubCase{"NotPresent", "abc", "xyz", "abc"},
-        ScrubCase{"WholeText", "s3cr3t", "s3cr3t", "********"},
-        ScrubCase{"AtStartAndEnd", "pw middle pw", "pw", "******** middle ********"},
-        ScrubCase{"Repeated", "s s s", "s", "******** ******** ********"},
-        ScrubCase{"AdjacentOccurrences", "abab", "ab", "****************"},
-        ScrubCase{"SecretLongerThanText", "ab", "abc", "ab"},
-        ScrubCase{"StarSecret", "a*b", "*", "a********b"},
-        ScrubCase{"StarsSecret", "x**y", "**", "x********y"},
-        ScrubCase{"SecretIsTheMask", "x********y", "********", "x********y"},
-        ScrubCase{"OverlappingOccurrences", "ababab", "abab", "********"},
-        ScrubCase{"OverlappingStars", "***", "**", "********"},
-        ScrubCase{"OverlappingRun", "[aaaaa]", "aa", "[********]"},
-        ScrubCase{"OverlapThenSeparate", "ababa-aba", "aba", "********-********"},
-        ScrubCase{"PrefixOfSecretStays", "abcab", "abc", "********ab"},
-        ScrubCase{"RegexCharacters", "a.*b and a.*b", ".*", "a********b and a********b"},
-        ScrubCase{"Utf8Secret", "p\xc3\xa4ss=p\xc3\xa4ss", "p\xc3\xa4ss", "********=********"},
-        ScrubCase{"EmbeddedNul", std::string("a\0b\0", 4), std::string("\0", 1), "a********b********"}),
+    ::testing::Values(ScrubCase{"Typical", "password authentication failed: s3cr3t", "s3cr3t",
+                                "password authentication failed: ********"},
+                      ScrubCase{"EmptySecretChangesNothing", "text with nothing", "", "text with nothing"},
+                      ScrubCase{"EmptyText", "", "x", ""}, ScrubCase{"NotPresent", "abc", "xyz", "abc"},
+                      ScrubCase{"WholeText", "s3cr3t", "s3cr3t", "********"},
+                      ScrubCase{"AtStartAndEnd", "pw middle pw", "pw", "******** middle ********"},
+                      ScrubCase{"Repeated", "s s s", "s", "******** ******** ********"},
+                      ScrubCase{"AdjacentOccurrences", "abab", "ab", "****************"},
+                      ScrubCase{"SecretLongerThanText", "ab", "abc", "ab"},
+                      ScrubCase{"StarSecret", "a*b", "*", "a********b"},
+                      ScrubCase{"StarsSecret", "x**y", "**", "x********y"},
+                      ScrubCase{"SecretIsTheMask", "x********y", "********", "x********y"},
+                      ScrubCase{"OverlappingOccurrences", "ababab", "abab", "********"},
+                      ScrubCase{"OverlappingStars", "***", "**", "********"},
+                      ScrubCase{"OverlappingRun", "[aaaaa]", "aa", "[********]"},
+                      ScrubCase{"OverlapThenSeparate", "ababa-aba", "aba", "********-********"},
+                      ScrubCase{"PrefixOfSecretStays", "abcab", "abc", "********ab"},
+                      ScrubCase{"RegexCharacters", "a.*b and a.*b", ".*", "a********b and a********b"},
+                      ScrubCase{"Utf8Secret", "p\xc3\xa4ss=p\xc3\xa4ss", "p\xc3\xa4ss", "********=********"},
+                      ScrubCase{"EmbeddedNul", std::string("a\0b\0", 4), std::string("\0", 1), "a********b********"}),
     [](const ::testing::TestParamInfo<ScrubCase> &info) { return info.param.name; });
 
 TEST(Scrub, NoCharacterOfAnOccurrenceSurvives) {

@@ -41,8 +41,12 @@ struct Step {
 	size_t pending;
 };
 
-Step C(uint64_t local_end, uint64_t remote_end, size_t pending) { return {Op::kCommitted, local_end, remote_end, pending}; }
-Step D(uint64_t local_flushed, uint64_t expect, size_t pending) { return {Op::kDurable, local_flushed, expect, pending}; }
+Step C(uint64_t local_end, uint64_t remote_end, size_t pending) {
+	return {Op::kCommitted, local_end, remote_end, pending};
+}
+Step D(uint64_t local_flushed, uint64_t expect, size_t pending) {
+	return {Op::kDurable, local_flushed, expect, pending};
+}
 Step A(uint64_t remote_pos, size_t pending) { return {Op::kAdvanceIdle, remote_pos, 0, pending}; }
 
 struct Scenario {
@@ -77,11 +81,13 @@ INSTANTIATE_TEST_SUITE_P(
     Steps, FlushTrackerScenario,
     ::testing::Values(
         Scenario{"NothingCommitted", {D(0, 0, 0), D(1000, 0, 0)}},
-        Scenario{"ReleasesOnlyAfterLocalFlush", {C(100, 1000, 1), D(0, 0, 1), D(99, 0, 1), D(100, 1000, 0), D(5000, 1000, 0)}},
+        Scenario{"ReleasesOnlyAfterLocalFlush",
+                 {C(100, 1000, 1), D(0, 0, 1), D(99, 0, 1), D(100, 1000, 0), D(5000, 1000, 0)}},
         Scenario{"ReleasesInCommitOrder",
                  {C(100, 1000, 1), C(200, 2000, 2), C(300, 3000, 3), D(150, 1000, 2), D(250, 2000, 1), D(299, 2000, 1),
                   D(300, 3000, 0)}},
-        Scenario{"OneFlushReleasesEverything", {C(100, 1000, 1), C(200, 2000, 2), C(300, 3000, 3), D(1000000, 3000, 0)}},
+        Scenario{"OneFlushReleasesEverything",
+                 {C(100, 1000, 1), C(200, 2000, 2), C(300, 3000, 3), D(1000000, 3000, 0)}},
         Scenario{"FlushExactlyAtCommitEnd", {C(100, 100, 1), D(100, 100, 0)}},
         Scenario{"NeverGoesBackwards",
                  {C(100, 1000, 1), D(100, 1000, 0), D(0, 1000, 0), C(200, 500, 1), D(200, 1000, 0), D(50, 1000, 0)}},
@@ -205,20 +211,23 @@ TEST(FlushTracker, MatchesUnboundedModel) {
 				ASSERT_GE(reported, last_reported) << "went backwards at step " << step;
 				last_reported = reported;
 				/* Safety: below the remote end of the oldest commit not yet flushed locally. */
-				if (first_unflushed < all_commits.size())
+				if (first_unflushed < all_commits.size()) {
 					ASSERT_LT(reported, all_commits[first_unflushed].second) << "released unflushed, step " << step;
+				}
 				ASSERT_LE(reported, model_durable) << "ahead of the model at step " << step;
 				/* After an overflow the tracker may lag (and skip idle advances it saw as pending). */
-				if (!overflowed)
+				if (!overflowed) {
 					ASSERT_EQ(reported, model_durable) << "step " << step;
+				}
 			} else {
 				remote += rng() % 100;
 				tracker->AdvanceIdle(remote);
 				if (model_pending.empty())
 					model_durable = std::max(model_durable, remote);
 			}
-			if (!overflowed)
+			if (!overflowed) {
 				ASSERT_EQ(tracker->pending(), model_pending.size()) << "step " << step;
+			}
 		}
 		/* Flushing everything releases everything, overflow or not. */
 		while (!model_pending.empty()) {
@@ -228,12 +237,15 @@ TEST(FlushTracker, MatchesUnboundedModel) {
 		uint64_t final_reported = tracker->Durable(UINT64_MAX);
 		EXPECT_TRUE(tracker->AllDurable());
 		EXPECT_LE(final_reported, model_durable) << "run " << run;
-		if (!all_commits.empty())
+		if (!all_commits.empty()) {
 			EXPECT_GE(final_reported, all_commits.back().second) << "run " << run;
-		if (!overflowed)
+		}
+		if (!overflowed) {
 			EXPECT_EQ(final_reported, model_durable) << "run " << run;
-		if (bursty)
+		}
+		if (bursty) {
 			EXPECT_TRUE(overflowed) << "run " << run << " was meant to overflow the ring";
+		}
 	}
 }
 

@@ -20,10 +20,10 @@ struct NameCase {
 	const char *problem; /* nullptr: valid */
 };
 
-const char *const kEmpty = "a node name must not be empty";
-const char *const kTooLong = "a node name must be at most 24 characters long";
-const char *const kBadStart = "a node name must start with a lowercase letter";
-const char *const kBadChar = "a node name may contain only lowercase letters, digits and underscores";
+const char *const kEmpty = "A node name must not be empty";
+const char *const kTooLong = "A node name must be at most 24 characters long";
+const char *const kBadStart = "A node name must start with a lowercase letter";
+const char *const kBadChar = "A node name may contain only lowercase letters, digits and underscores";
 
 class NodeName : public ::testing::TestWithParam<NameCase> {};
 
@@ -45,8 +45,7 @@ INSTANTIATE_TEST_SUITE_P(
                       NameCase{"AllDigitsAfterLetter", "a01234567890123456789012", nullptr},
                       NameCase{"Empty", "", kEmpty}, NameCase{"TooLong", std::string(25, 'x'), kTooLong},
                       NameCase{"TooLongAndUpperCase", std::string(25, 'X'), kTooLong},
-                      NameCase{"StartsWithDigit", "1abc", kBadStart},
-                      NameCase{"StartsWithUnderscore", "_a", kBadStart},
+                      NameCase{"StartsWithDigit", "1abc", kBadStart}, NameCase{"StartsWithUnderscore", "_a", kBadStart},
                       NameCase{"StartsUpperCase", "Abc", kBadStart}, NameCase{"OnlyUnderscore", "_", kBadStart},
                       NameCase{"UpperCaseInside", "aBc", kBadChar}, NameCase{"Hyphen", "a-b", kBadChar},
                       NameCase{"Space", "a b", kBadChar}, NameCase{"Dot", "a.b", kBadChar},
@@ -95,8 +94,7 @@ TEST_P(LinkRoundTrip, ProviderIsRecovered) {
 INSTANTIATE_TEST_SUITE_P(Pairs, LinkRoundTrip,
                          ::testing::Values(Pair{"n1", "n2"}, Pair{"n2", "n1"}, Pair{"a", "b"}, Pair{"a_b", "c"},
                                            Pair{"a", "b_c"}, Pair{"x_1_y", "z_2"}, Pair{"same", "same"},
-                                           Pair{"p_", "s__"},
-                                           Pair{std::string(24, 'p'), std::string(24, 's')},
+                                           Pair{"p_", "s__"}, Pair{std::string(24, 'p'), std::string(24, 's')},
                                            Pair{"a", std::string(24, 'b')}));
 
 struct NotALink {
@@ -112,20 +110,21 @@ TEST_P(ProviderOfLinkRejects, ReturnsEmpty) {
 	EXPECT_EQ(ProviderOfLink(c.link, c.subscriber), "") << c.link << " for subscriber " << c.subscriber;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, ProviderOfLinkRejects,
-    ::testing::Values(NotALink{"OtherPrefix", "pglogical_a_b", "b"}, NotALink{"NoPrefix", "a_b", "b"},
-                      NotALink{"PrefixCase", "Concord_a_b", "b"}, NotALink{"OtherSubscriber", "concord_a_b", "c"},
-                      NotALink{"SubscriberOnlyASuffix", "concord_a_bb", "b"},
-                      NotALink{"EmptyProvider", "concord__b", "b"}, NotALink{"OnlyPrefix", "concord_", "b"},
-                      NotALink{"Empty", "", "b"}, NotALink{"PrefixWithoutProvider", "concord_b", "b"},
-                      NotALink{"UpperCaseProvider", "concord_A_b", "b"},
-                      NotALink{"ProviderStartsWithDigit", "concord_1a_b", "b"},
-                      NotALink{"ProviderStartsWithUnderscore", "concord__a_b", "b"},
-                      NotALink{"ProviderWithHyphen", "concord_a-x_b", "b"},
-                      NotALink{"ProviderTooLong", "concord_" + std::string(25, 'p') + "_b", "b"},
-                      NotALink{"MissingSeparator", "concord_ab", "b"}),
-    [](const ::testing::TestParamInfo<NotALink> &info) { return info.param.label; });
+INSTANTIATE_TEST_SUITE_P(Table, ProviderOfLinkRejects,
+                         ::testing::Values(NotALink{"OtherPrefix", "pglogical_a_b", "b"},
+                                           NotALink{"NoPrefix", "a_b", "b"}, NotALink{"PrefixCase", "Concord_a_b", "b"},
+                                           NotALink{"OtherSubscriber", "concord_a_b", "c"},
+                                           NotALink{"SubscriberOnlyASuffix", "concord_a_bb", "b"},
+                                           NotALink{"EmptyProvider", "concord__b", "b"},
+                                           NotALink{"OnlyPrefix", "concord_", "b"}, NotALink{"Empty", "", "b"},
+                                           NotALink{"PrefixWithoutProvider", "concord_b", "b"},
+                                           NotALink{"UpperCaseProvider", "concord_A_b", "b"},
+                                           NotALink{"ProviderStartsWithDigit", "concord_1a_b", "b"},
+                                           NotALink{"ProviderStartsWithUnderscore", "concord__a_b", "b"},
+                                           NotALink{"ProviderWithHyphen", "concord_a-x_b", "b"},
+                                           NotALink{"ProviderTooLong", "concord_" + std::string(25, 'p') + "_b", "b"},
+                                           NotALink{"MissingSeparator", "concord_ab", "b"}),
+                         [](const ::testing::TestParamInfo<NotALink> &info) { return info.param.label; });
 
 } // namespace
 } // namespace concord::naming

@@ -106,7 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<XLogCase> &info) { return info.param.name; });
 
 TEST(StreamFrameLayout, XLogDataFieldsAreBigEndian) {
-	std::string bytes = "w" + Bytes({1, 2, 3, 4, 5, 6, 7, 8}) + Bytes({0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18}) +
+	std::string bytes = "w" + Bytes({1, 2, 3, 4, 5, 6, 7, 8}) +
+	                    Bytes({0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18}) +
 	                    Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}) + "pay";
 	Parsed p = Parse(bytes);
 	ASSERT_TRUE(p.ok);
@@ -229,18 +230,17 @@ TEST_P(StreamFrameStatus, WritesNothingBeyondItsSize) {
 
 INSTANTIATE_TEST_SUITE_P(
     Replies, StreamFrameStatus,
-    ::testing::Values(
-        StatusCase{"Zero", 0, 0, 0, 0, false, "r" + std::string(33, '\0')},
-        StatusCase{"Typical", 0x16B3790, 0x16B3748, 0x16B3748, 760000000000000, false,
-                   "r" + BigEndian(0x16B3790, 8) + BigEndian(0x16B3748, 8) + BigEndian(0x16B3748, 8) +
-                       BigEndian(760000000000000, 8) + Bytes({0})},
-        StatusCase{"ReplyAndNegativeTime", 1, 2, 3, -2, true,
-                   "r" + BigEndian(1, 8) + BigEndian(2, 8) + BigEndian(3, 8) +
-                       Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}) + Bytes({1})},
-        StatusCase{"Extremes", std::numeric_limits<uint64_t>::max(), 0x8000000000000000, 0x0102030405060708,
-                   std::numeric_limits<int64_t>::min(), true,
-                   "r" + std::string(8, '\xFF') + BigEndian(0x8000000000000000, 8) + Bytes({1, 2, 3, 4, 5, 6, 7, 8}) +
-                       BigEndian(0x8000000000000000, 8) + Bytes({1})}),
+    ::testing::Values(StatusCase{"Zero", 0, 0, 0, 0, false, "r" + std::string(33, '\0')},
+                      StatusCase{"Typical", 0x16B3790, 0x16B3748, 0x16B3748, 760000000000000, false,
+                                 "r" + BigEndian(0x16B3790, 8) + BigEndian(0x16B3748, 8) + BigEndian(0x16B3748, 8) +
+                                     BigEndian(760000000000000, 8) + Bytes({0})},
+                      StatusCase{"ReplyAndNegativeTime", 1, 2, 3, -2, true,
+                                 "r" + BigEndian(1, 8) + BigEndian(2, 8) + BigEndian(3, 8) +
+                                     Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}) + Bytes({1})},
+                      StatusCase{"Extremes", std::numeric_limits<uint64_t>::max(), 0x8000000000000000,
+                                 0x0102030405060708, std::numeric_limits<int64_t>::min(), true,
+                                 "r" + std::string(8, '\xFF') + BigEndian(0x8000000000000000, 8) +
+                                     Bytes({1, 2, 3, 4, 5, 6, 7, 8}) + BigEndian(0x8000000000000000, 8) + Bytes({1})}),
     [](const ::testing::TestParamInfo<StatusCase> &info) { return info.param.name; });
 
 TEST(StreamFrameLayout, StatusUpdateSizeIsWhatPostgresExpects) {

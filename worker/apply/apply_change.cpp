@@ -47,6 +47,12 @@ void ExpectEnd(protocol::Reader &r, const char *what) {
 	CheckReader(r, what);
 }
 
+bool SameKey(const LocalTarget *t, const TupleValues *a, const TupleValues *b) {
+	bytea *ka = TombstoneKey(t, KeyValues(t, a));
+	bytea *kb = TombstoneKey(t, KeyValues(t, b));
+	return VARSIZE(ka) == VARSIZE(kb) && memcmp(ka, kb, VARSIZE(ka)) == 0;
+}
+
 void SlowPath(Operation op, RemoteRelation *rel, const TupleValues *old_row, bool old_is_full,
               const TupleValues *new_row) {
 	conflict_pg::Change change{op, rel, old_row, old_is_full, new_row};
@@ -81,7 +87,9 @@ void ApplyUpdate(protocol::Reader &r) {
 	bool old_is_full = old_kind == protocol::OldTupleKind::kFull;
 	/* Delta columns need the old values, which only a full old row carries. */
 	const TupleValues *delta_source = old_is_full ? old_ptr : nullptr;
-	if (t->nuniques == 0 &&
+	/* A key change is a delete and an insert, each decided on its own key: the slow path. */
+	bool key_changed = have_old && !SameKey(t, &old_row, &new_row);
+	if (t->nuniques == 0 && !key_changed &&
 	    ExecUpdate(rel, &new_row, KeyValues(t, have_old ? &old_row : &new_row), delta_source, true, false) == 1)
 		return;
 	SlowPath(Operation::kUpdate, rel, old_ptr, old_is_full, &new_row);

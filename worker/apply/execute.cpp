@@ -71,7 +71,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	LocalTarget *t = &rel->target;
 	bool delta = t->has_delta && old_row != nullptr;
 	SPIPlanPtr plan = UpdatePlanFor(rel, row->unchanged, guarded, delta, delta_only);
-	int max_args = 2 * t->ncols + t->nkeys + 1;
+	int max_args = 2 * t->ncols + t->nkeys + 2;
 	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * max_args));
 	char *nulls = static_cast<char *>(palloc(max_args + 1));
 	int n = 0;
@@ -87,6 +87,10 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	}
 	if (guarded) {
 		values[n] = ObjectIdGetDatum(state->origin);
+		nulls[n++] = ' ';
+	}
+	if (guarded && t->has_delta) {
+		values[n] = PointerGetDatum(TombstoneKey(t, key_values));
 		nulls[n++] = ' ';
 	}
 	if (delta) {

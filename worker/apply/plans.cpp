@@ -124,11 +124,17 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	nargs = AppendKeyTypes(t, types, nargs);
 	if (guarded)
 		types[nargs++] = OIDOID;
+	if (guarded && t->has_delta)
+		types[nargs++] = BYTEAOID;
 	for (int c = 0; c < t->ncols; c++)
 		if (set[c] && delta && t->is_delta[c])
 			types[nargs++] = t->types[c];
-	char *sql = pg::ToPalloc(
-	    sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), guarded, delta ? set_delta : nullptr));
+	sql::UpdateOptions options;
+	options.guarded = guarded;
+	/* Delta tables may hold rows whose version is recorded, not their xmin's: those take the slow path. */
+	options.recorded_relid = guarded && t->has_delta ? t->relid : 0;
+	options.delta = delta ? set_delta : nullptr;
+	char *sql = pg::ToPalloc(sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), options));
 	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));
 	u->unchanged = static_cast<char *>(palloc(Max(t->ncols, 1)));
 	memcpy(u->unchanged, unchanged, t->ncols);

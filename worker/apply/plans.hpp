@@ -5,7 +5,8 @@
  * Parameter order (values of the local column types):
  *   insert:          every remote column; guarded adds the tombstone key (bytea)
  *   update:          SET columns (all but unchanged), key columns,
- *                    [origin id if guarded], [old values of delta columns]
+ *                    [origin id if guarded], [key bytes if guarded on a delta table],
+ *                    [old values of delta columns]
  *   delete:          key columns, [origin id if guarded]
  *   lookup:          key columns
  *   unique lookup:   the index's columns, then key columns

@@ -1,5 +1,6 @@
 /*
- * local_version.cpp — row and tombstone versions from xmin; see local_version.hpp.
+ * local_version.cpp — row and tombstone versions from xmin and recorded
+ * versions; see local_version.hpp.
  */
 #include "worker/conflict/local_version.hpp"
 
@@ -8,16 +9,20 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "replication/origin.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/timestamp.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 }
 
 #include "common/naming/names.hpp"
 #include "common/sql/statements.hpp"
 #include "extension/bridge/pg_guard.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/execute.hpp"
 #include "worker/apply/plans.hpp"
+#include "worker/conflict/rows.hpp"
+#include "worker/sync/initial_copy.hpp"
 
 namespace concord::conflict_pg {
 
@@ -28,27 +33,91 @@ namespace {
 constexpr int kOriginCacheSize = 256;
 char *origin_names[kOriginCacheSize]; /* in state->cache_context */
 SPIPlanPtr tombstone_lookup = nullptr;
+SPIPlanPtr recorded_lookup = nullptr;
+SPIPlanPtr recorded_upsert = nullptr;
+bool copy_origin_known = false;
+RepOriginId copy_origin = InvalidRepOriginId; /* valid only if copy_origin_known */
+
+/* The origin initial copies into this node write under, if there is one. */
+bool IsCopyOrigin(RepOriginId origin) {
+	if (!copy_origin_known) {
+		char *name = sync::CopyOriginName(state->node_name);
+		copy_origin = replorigin_by_name(name, true);
+		/* Not created yet: look again next time (a copy may create it later). */
+		copy_origin_known = copy_origin != InvalidRepOriginId;
+	}
+	return copy_origin_known && origin == copy_origin;
+}
+
+struct RowIdentity {
+	TransactionId xmin;
+	RepOriginId origin;
+};
 
 /* Fills version from the columns (xmin, timestamp, roident) of an SPI row. */
-void ReadVersion(HeapTuple tuple, TupleDesc desc, conflict::Version *v, char **node_store) {
+RowIdentity ReadVersion(HeapTuple tuple, TupleDesc desc, conflict::Version *v, char **node_store) {
 	bool isnull;
 	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tuple, desc, 1, &isnull));
 	Datum ts = SPI_getbinval(tuple, desc, 2, &isnull);
 	bool ts_null = isnull;
 	Datum roident = SPI_getbinval(tuple, desc, 3, &isnull);
 	bool origin_null = isnull;
+	RepOriginId origin = origin_null ? InvalidRepOriginId : static_cast<RepOriginId>(DatumGetObjectId(roident));
 	v->exists = true;
 	v->in_current_xact = TransactionIdIsCurrentTransactionId(xmin);
 	v->ts_known = !ts_null;
 	v->commit_ts = ts_null ? 0 : DatumGetTimestampTz(ts);
-	const char *node = v->in_current_xact ? state->peer_name
-	                   : origin_null     ? ""
-	                                     : OriginNodeName(static_cast<RepOriginId>(DatumGetObjectId(roident)));
+	const char *node = v->in_current_xact ? state->peer_name : origin_null ? "" : OriginNodeName(origin);
 	*node_store = pstrdup(node);
 	v->node = *node_store;
+	return {xmin, origin};
 }
 
-void FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
+/* The version recorded for the row written by transaction xmin, if any. */
+bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Version *v, char **node_store) {
+	if (recorded_lookup == nullptr) {
+		Oid types[3] = {OIDOID, BYTEAOID, XIDOID};
+		recorded_lookup = apply::PrepareKept(
+		    "SELECT commit_ts, node FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3, types);
+	}
+	Datum params[3] = {ObjectIdGetDatum(relid), PointerGetDatum(key), TransactionIdGetDatum(xmin)};
+	int rc = SPI_execute_plan(recorded_lookup, params, nullptr, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "concord: looking up a recorded row version failed: %s", SPI_result_code_string(rc));
+	bool found = SPI_processed > 0;
+	if (found) {
+		bool isnull;
+		Datum ts = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		v->ts_known = !isnull;
+		v->commit_ts = isnull ? 0 : DatumGetTimestampTz(ts);
+		char *node = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*node_store = pstrdup(node != nullptr ? node : "");
+		v->node = *node_store;
+		v->in_current_xact = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+/*
+ * Copied rows and rows of delta tables may carry a recorded version; a copied
+ * row without one is older than any known write.
+ */
+void ApplyRecordedVersion(const apply::LocalTarget *t, RowIdentity id, const Datum *key_values, LocalRow *row) {
+	if (!row->exists || row->version.in_current_xact)
+		return;
+	bool copied = IsCopyOrigin(id.origin);
+	if (!copied && !t->has_delta)
+		return;
+	if (RecordedVersion(t->relid, apply::TombstoneKey(t, key_values), id.xmin, &row->version, &row->origin_node))
+		return;
+	if (copied) {
+		row->version.ts_known = false;
+		row->version.commit_ts = 0;
+	}
+}
+
+RowIdentity FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
 	out->exists = false;
 	out->version = conflict::Version{};
 	out->row = (Datum)0;
@@ -58,17 +127,18 @@ void FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
 		elog(ERROR, "concord: looking up the local row failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0) {
 		SPI_freetuptable(SPI_tuptable);
-		return;
+		return {InvalidTransactionId, InvalidRepOriginId};
 	}
 	HeapTuple tuple = SPI_tuptable->vals[0];
 	TupleDesc desc = SPI_tuptable->tupdesc;
-	ReadVersion(tuple, desc, &out->version, &out->origin_node);
+	RowIdentity id = ReadVersion(tuple, desc, &out->version, &out->origin_node);
 	bool isnull;
 	Datum row = SPI_getbinval(tuple, desc, 4, &isnull);
 	/* Copy the composite into the per-message context; the tuple table goes now, not at commit. */
 	out->row = datumCopy(row, false, -1);
 	out->exists = true;
 	SPI_freetuptable(SPI_tuptable);
+	return id;
 }
 
 } // namespace
@@ -101,7 +171,8 @@ conflict::Version RemoteVersion() {
 }
 
 void LookupRow(apply::RemoteRelation *rel, const Datum *key_values, LocalRow *out) {
-	FetchRow(apply::LookupPlan(rel), const_cast<Datum *>(key_values), out);
+	RowIdentity id = FetchRow(apply::LookupPlan(rel), const_cast<Datum *>(key_values), out);
+	ApplyRecordedVersion(&rel->target, id, key_values, out);
 }
 
 void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u, const Datum *index_values,
@@ -110,7 +181,12 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 	Datum *params = static_cast<Datum *>(palloc(sizeof(Datum) * (u->ncols + t->nkeys)));
 	memcpy(params, index_values, sizeof(Datum) * u->ncols);
 	memcpy(params + u->ncols, key_values, sizeof(Datum) * t->nkeys);
-	FetchRow(u->lookup, params, out);
+	RowIdentity id = FetchRow(u->lookup, params, out);
+	if (out->exists) {
+		apply::TupleValues holder;
+		CompositeToValues(t, out->row, &holder);
+		ApplyRecordedVersion(t, id, apply::KeyValues(t, &holder), out);
+	}
 }
 
 conflict::Version LookupTombstone(Oid relid, bytea *key) {
@@ -126,10 +202,28 @@ conflict::Version LookupTombstone(Oid relid, bytea *key) {
 	conflict::Version v;
 	if (SPI_processed > 0) {
 		char *node;
-		ReadVersion(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &v, &node);
+		(void)ReadVersion(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &v, &node);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return v;
+}
+
+void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, const conflict::Version &version) {
+	if (recorded_upsert == nullptr) {
+		Oid types[4] = {OIDOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID};
+		/* DO UPDATE gives the entry this transaction's xmin, matching the row it describes. */
+		recorded_upsert = apply::PrepareKept(
+		    "INSERT INTO concord.row_version (relid, key, commit_ts, node) VALUES ($1, $2, $3, $4) "
+		    "ON CONFLICT (relid, key) DO UPDATE SET commit_ts = EXCLUDED.commit_ts, node = EXCLUDED.node",
+		    4, types);
+	}
+	char *node = pnstrdup(version.node.data(), version.node.size());
+	Datum params[4] = {ObjectIdGetDatum(t->relid), PointerGetDatum(apply::TombstoneKey(t, key_values)),
+	                   TimestampTzGetDatum(version.commit_ts), CStringGetTextDatum(node)};
+	char nulls[5] = {' ', ' ', version.ts_known ? ' ' : 'n', ' ', '\0'};
+	int rc = SPI_execute_plan(recorded_upsert, params, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "concord: recording a row version failed: %s", SPI_result_code_string(rc));
 }
 
 } // namespace concord::conflict_pg

@@ -7,6 +7,13 @@
  * names the peer the change came from.  A row written earlier in the
  * transaction being applied has no commit timestamp yet and counts as the
  * remote writer's own.
+ *
+ * Two kinds of rows carry a version their xmin cannot express, recorded in
+ * concord.row_version by the transaction that wrote the row (an entry counts
+ * only while its xmin still equals the row's): rows an initial copy wrote
+ * (the version they had on the peer they came from; without an entry they
+ * count as older than any known write), and rows whose delta columns merged
+ * a remote change that lost (the local version that won).
  */
 #pragma once
 
@@ -38,6 +45,12 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 
 /* The tombstone of `key` in `relid`, as a version (exists = false if none). */
 conflict::Version LookupTombstone(Oid relid, bytea *key);
+
+/*
+ * Records that the row with `key_values`, as written by the current
+ * transaction, has version `version` (not the transaction's own).
+ */
+void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, const conflict::Version &version);
 
 /* The version of the remote transaction being applied. */
 conflict::Version RemoteVersion();

@@ -126,9 +126,56 @@ void ApplyResolvedRow(const Change &c, const LocalTarget *t, const LocalRow &loc
 		apply::ExecInsert(c.rel, &values, false);
 }
 
+/* True if the update moves the row to another key. */
+bool ChangesKey(const Change &c) {
+	if (c.op != Operation::kUpdate || c.old_row == nullptr)
+		return false;
+	const LocalTarget *t = &c.rel->target;
+	bytea *old_key = apply::TombstoneKey(t, apply::KeyValues(t, c.old_row));
+	bytea *new_key = apply::TombstoneKey(t, apply::KeyValues(t, c.new_row));
+	return VARSIZE(old_key) != VARSIZE(new_key) || memcmp(old_key, new_key, VARSIZE(old_key)) != 0;
+}
+
+/*
+ * A key change is a delete of the old key and a write of the new one; each
+ * key meets its own local state (row or tombstone) and is decided on its own,
+ * as on every other node, so both keys converge.
+ */
+void ApplyKeyChange(const Change &c) {
+	const LocalTarget *t = &c.rel->target;
+	const TupleValues *row = CompleteRow(c);
+	if (row->any_unchanged) {
+		/* Values the peer did not send come from our copy of the old row, if we have it. */
+		LocalRow old_local;
+		LookupRow(c.rel, apply::KeyValues(t, c.old_row), &old_local);
+		if (old_local.exists) {
+			TupleValues local_values;
+			CompositeToValues(t, old_local.row, &local_values);
+			auto *filled = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
+			*filled = *row;
+			filled->values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(row->ncols, 1)));
+			filled->nulls = static_cast<char *>(palloc(Max(row->ncols, 1)));
+			filled->unchanged = static_cast<char *>(palloc0(Max(row->ncols, 1)));
+			filled->any_unchanged = false;
+			for (int col = 0; col < row->ncols; col++) {
+				bool from_local = row->unchanged[col] != 0;
+				filled->values[col] = from_local ? local_values.values[col] : row->values[col];
+				filled->nulls[col] = from_local ? local_values.nulls[col] : row->nulls[col];
+			}
+			row = filled;
+		}
+	}
+	ApplyWithConflictHandling({Operation::kDelete, c.rel, c.old_row, c.old_is_full, nullptr});
+	ApplyWithConflictHandling({Operation::kInsert, c.rel, nullptr, false, row});
+}
+
 } // namespace
 
 void ApplyWithConflictHandling(const Change &c) {
+	if (ChangesKey(c)) {
+		ApplyKeyChange(c);
+		return;
+	}
 	LocalTarget *t = &c.rel->target;
 	const TupleValues *key_source = c.old_row != nullptr ? c.old_row : c.new_row;
 	Datum *key_values = apply::KeyValues(t, key_source);
@@ -161,17 +208,26 @@ void ApplyWithConflictHandling(const Change &c) {
 		remote_row = c.new_row != nullptr ? RemoteComposite(t, c.new_row, c.old_row, local.exists ? local.row : (Datum)0)
 		                                  : RemoteComposite(t, key_source, nullptr, (Datum)0);
 	const char *resolution = conflict::ActionName(d.action);
+	/* Delta columns merge from the remote's old values, which only a full old row carries. */
+	const TupleValues *delta_old = c.old_is_full ? c.old_row : nullptr;
 
 	switch (d.action) {
 	case Action::kSkip:
 		return;
 	case Action::kApply:
-		if (c.op == Operation::kInsert)
+		if (c.op == Operation::kInsert) {
 			apply::ExecInsert(c.rel, c.new_row, false);
-		else if (c.op == Operation::kUpdate)
-			apply::ExecUpdate(c.rel, c.new_row, key_values, c.old_row, false, false);
-		else
+		} else if (c.op == Operation::kUpdate) {
+			/*
+			 * A winning update over another node's write takes the remote row
+			 * whole (unchanged TOAST values from the full old row), so the key
+			 * ends the same wherever the two writes meet in either order.
+			 */
+			const TupleValues *row = d.type != ConflictType::kNone ? CompleteRow(c) : c.new_row;
+			apply::ExecUpdate(c.rel, row, key_values, delta_old, false, false);
+		} else {
 			apply::ExecDelete(c.rel, key_values, false);
+		}
 		break;
 	case Action::kInsertRow:
 		apply::ExecInsert(c.rel, CompleteRow(c), false);
@@ -180,9 +236,15 @@ void ApplyWithConflictHandling(const Change &c) {
 		apply::ExecUpdate(c.rel, c.new_row, key_values, nullptr, false, false);
 		break;
 	case Action::kKeepLocal:
-		/* The local row stays, but concurrent increments of delta columns still add up. */
-		if (c.op == Operation::kUpdate && local.exists && t->has_delta && c.old_row != nullptr)
-			apply::ExecUpdate(c.rel, c.new_row, key_values, c.old_row, false, true);
+		/*
+		 * The local row stays, but concurrent increments of delta columns
+		 * still add up.  That write would give the row the remote's (losing)
+		 * version, so the local version that won is recorded for it.
+		 */
+		if (c.op == Operation::kUpdate && local.exists && t->has_delta && delta_old != nullptr) {
+			apply::ExecUpdate(c.rel, c.new_row, key_values, delta_old, false, true);
+			RecordRowVersion(t, key_values, local.version);
+		}
 		break;
 	case Action::kRecordDelete:
 		tombstone::Record(t->relid, tombstone_key != nullptr ? tombstone_key : apply::TombstoneKey(t, key_values));

@@ -78,7 +78,7 @@ TimestampTz TombstoneCutoff(List *subscriptions) {
 	return horizon - static_cast<TimestampTz>(settings::tombstone_min_age_s) * USECS_PER_SEC;
 }
 
-/* Drops tombstones no peer can still send an older change against. */
+/* Drops tombstones and copied versions no peer can still send an older change against. */
 void PruneTombstones(List *subscriptions) {
 	TimestampTz cutoff = TombstoneCutoff(subscriptions);
 	if (cutoff <= 0)
@@ -89,6 +89,9 @@ void PruneTombstones(List *subscriptions) {
 	catalog::Write("DELETE FROM concord.tombstone "
 	               "WHERE coalesce(pg_catalog.pg_xact_commit_timestamp(xmin), '-infinity') < $1",
 	               1, types, values, nullptr, SPI_OK_DELETE);
+	/* Copied versions obey the same rule: no change older than them can still arrive. */
+	catalog::Write("DELETE FROM concord.row_version WHERE coalesce(commit_ts, '-infinity') < $1", 1, types, values,
+	               nullptr, SPI_OK_DELETE);
 }
 
 void PruneConflicts() {

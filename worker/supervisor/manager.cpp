@@ -31,6 +31,7 @@ extern "C" {
 }
 
 #include "common/naming/names.hpp"
+#include "extension/bridge/pg_guard.hpp"
 #include "extension/catalog/catalog.hpp"
 #include "extension/settings.hpp"
 #include "extension/shmem/shared_state.hpp"
@@ -130,7 +131,8 @@ long ReconcileWorkers(List *subs) {
 	foreach (lc, subs) {
 		auto *sub = static_cast<catalog::SubscriptionInfo *>(lfirst(lc));
 		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-		PeerSlot *p = shmem::ClaimPeer(manager_dboid, sub->sub_id);
+		bool created;
+		PeerSlot *p = shmem::ClaimPeer(manager_dboid, sub->sub_id, &created);
 		if (p == nullptr) {
 			LWLockRelease(&state->lock);
 			ereport(WARNING, (errmsg("concord: no free peer slot for peer \"%s\"", sub->peer_name),
@@ -138,9 +140,15 @@ long ReconcileWorkers(List *subs) {
 			continue;
 		}
 		int index = static_cast<int>(p - state->peers);
-		if (!sub->enabled)
+		/*
+		 * The catalog says whether a subscription is paused when its slot is
+		 * new (server start, new subscription).  Afterwards pause() and
+		 * resume() keep the flag, effective at once, while the catalog may
+		 * still hold the other value until their transaction commits.
+		 */
+		if (created && !sub->enabled)
 			p->pause_requested = true;
-		bool wanted = sub->enabled && !p->pause_requested && !p->stop_requested;
+		bool wanted = !p->pause_requested && !p->stop_requested;
 		TimestampTz retry_at = p->retry_at;
 		if (!wanted && p->worker_pid == 0 && p->pause_requested)
 			p->status = shmem::PeerStatus::kPaused;
@@ -179,9 +187,10 @@ long ReconcileWorkers(List *subs) {
 
 } // namespace concord::supervisor
 
-void concord_manager_main(Datum arg) {
-	using namespace concord;
-	using namespace concord::supervisor;
+namespace concord::supervisor {
+namespace {
+
+void ManagerMain(Datum arg) {
 	manager_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -226,4 +235,11 @@ void concord_manager_main(Datum arg) {
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+} // namespace
+} // namespace concord::supervisor
+
+void concord_manager_main(Datum arg) {
+	concord::pg::Entry([&] { concord::supervisor::ManagerMain(arg); });
 }

@@ -23,6 +23,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include "extension/bridge/pg_guard.hpp"
 #include "extension/shmem/shared_state.hpp"
 
 namespace concord::supervisor {
@@ -146,8 +147,10 @@ bool StartWorker(const char *type, const char *name, const char *function, Oid d
 
 } // namespace concord::supervisor
 
-void concord_supervisor_main(Datum) {
-	using namespace concord;
+namespace concord::supervisor {
+namespace {
+
+void SupervisorMain() {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -175,4 +178,11 @@ void concord_supervisor_main(Datum) {
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+} // namespace
+} // namespace concord::supervisor
+
+void concord_supervisor_main(Datum) {
+	concord::pg::Entry([] { concord::supervisor::SupervisorMain(); });
 }

@@ -231,7 +231,9 @@ BEGIN
 END
 $$;
 RESET search_path;
+SET client_min_messages = warning;   -- the list of dropped objects is not the point
 DROP SCHEMA regress_tables CASCADE;
+RESET client_min_messages;
 DROP SERVER regress_concord_server;
 DROP FOREIGN DATA WRAPPER regress_concord_fdw;
 -- Rows of dropped tables would outlive this file (see above).

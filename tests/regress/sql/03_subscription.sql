@@ -71,7 +71,9 @@ DROP DATABASE regress_concord_bare WITH (FORCE);
 -- The peer database: node "other", two replicated tables.  Its sessions
 -- format values unlike this one's: a value must arrive as it was written,
 -- whatever either side's DateStyle, IntervalStyle, extra_float_digits,
--- bytea_output or TimeZone.
+-- bytea_output or TimeZone.  (pg_regress exports PGDATESTYLE and PGTZ to the
+-- server, and libpq passes them on to every connection concord opens, so
+-- here DateStyle and TimeZone mismatches are masked; the others are not.)
 CREATE DATABASE regress_concord_other;
 ALTER DATABASE regress_concord_other SET DateStyle = 'SQL, DMY';
 ALTER DATABASE regress_concord_other SET IntervalStyle = 'sql_standard';

@@ -118,7 +118,8 @@ INSERT INTO items (id) VALUES (7);
 SELECT * FROM decoded('regress_concord_slot');
 SELECT pg_replication_origin_drop('regress_concord_origin');
 
--- Adding and removing a table takes effect at exactly that transaction.
+-- A table is sent from the command that adds it on, and not after the
+-- transaction that removes it.
 BEGIN;
 INSERT INTO local_only VALUES (3, 'before');
 SELECT concord.add_table('local_only');

@@ -302,6 +302,19 @@ sub _children_of
 	return @kids;
 }
 
+# True while PID exists and is not a zombie (a dead process not yet reaped
+# holds no resources of the node).
+sub _alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh>;
+	close $fh;
+	return 0 unless defined $stat;
+	my ($state) = $stat =~ /\)\s+(\S)/;
+	return defined $state && $state ne 'Z';
+}
+
 # crash_node(NODE, all => BOOL) — kill -9 NODE's postmaster (and, with all =>
 # 1, every one of its processes at the same instant); waits until every
 # process of the node is gone, so the node can be started again (which runs
@@ -314,7 +327,10 @@ sub crash_node
 	my @kids = _children_of($pm);
 	$node->kill9;
 	kill 'KILL', @kids if $opt{all} && @kids;
-	my $gone = wait_for_condition(sub { !grep { kill 0, $_ } ($pm, @kids) }, $TIMEOUT);
+	# The postmaster's pid must be gone entirely (a new postmaster refuses to
+	# start while the pid in postmaster.pid exists, even as a zombie); its
+	# children only need to be dead (they no longer hold shared memory).
+	my $gone = wait_for_condition(sub { !kill(0, $pm) && !grep { _alive($_) } @kids }, $TIMEOUT, 10);
 	BAIL_OUT($node->name . ": processes survived kill -9 of the postmaster") unless $gone;
 	return;
 }

@@ -4,6 +4,7 @@
 -- timestamps, so concord refuses to create a node or subscribe.
 --
 \set VERBOSITY default
+CREATE EXTENSION concord;
 SHOW track_commit_timestamp;
 SELECT concord.create_node('n1', 'dbname=concord');
 SELECT count(*) FROM concord.nodes;

@@ -4,6 +4,7 @@
 -- node or subscribe.
 --
 \set VERBOSITY default
+CREATE EXTENSION concord;
 SHOW wal_level;
 SELECT concord.create_node('n1', 'dbname=concord');
 SELECT count(*) FROM concord.nodes;

@@ -1,0 +1,348 @@
+/*
+ * statements_test.cpp — the SQL the apply worker prepares (common/sql/statements.{hpp,cpp}).
+ *
+ * Exact text for representative shapes, and two properties for every shape
+ * and every awkward identifier: the statement's skeleton (identifiers
+ * replaced by I) does not depend on the names, so no name can change the
+ * statement's structure; and parameters are exactly $1..$n, each used once.
+ */
+#include "common/sql/statements.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace concord::sql {
+namespace {
+
+const std::string kOrigin = "(pg_catalog.pg_xact_commit_timestamp_origin(xmin)).roident";
+
+/* Keeps string_views alive for a Names argument. */
+class NameList {
+public:
+	NameList(std::initializer_list<std::string> names) : strings_(names) { Refresh(); }
+	explicit NameList(std::vector<std::string> names) : strings_(std::move(names)) { Refresh(); }
+	NameList(const NameList &other) : strings_(other.strings_) { Refresh(); }
+	NameList &operator=(const NameList &) = delete;
+
+	Names names() const { return Names{views_.data(), views_.size()}; }
+
+private:
+	void Refresh() {
+		views_.clear();
+		for (const std::string &s : strings_)
+			views_.emplace_back(s);
+	}
+
+	std::vector<std::string> strings_;
+	std::vector<std::string_view> views_;
+};
+
+/*
+ * The statement with every double-quoted identifier replaced by I (a doubled
+ * quote inside one stays part of it).  Fails the test on an unterminated identifier.
+ */
+std::string Skeleton(const std::string &sql) {
+	std::string out;
+	for (size_t i = 0; i < sql.size(); i++) {
+		if (sql[i] != '"') {
+			out.push_back(sql[i]);
+			continue;
+		}
+		size_t j = i + 1;
+		for (;; j++) {
+			if (j >= sql.size()) {
+				ADD_FAILURE() << "unterminated identifier in: " << sql;
+				return out;
+			}
+			if (sql[j] == '"') {
+				if (j + 1 < sql.size() && sql[j + 1] == '"') {
+					j++;
+					continue;
+				}
+				break;
+			}
+		}
+		out.push_back('I');
+		i = j;
+	}
+	return out;
+}
+
+/* How often each $n occurs outside identifiers. */
+std::map<size_t, int> Params(const std::string &sql) {
+	std::string skeleton = Skeleton(sql);
+	std::map<size_t, int> out;
+	for (size_t i = 0; i < skeleton.size(); i++) {
+		if (skeleton[i] != '$')
+			continue;
+		size_t j = i + 1;
+		while (j < skeleton.size() && std::isdigit(static_cast<unsigned char>(skeleton[j])))
+			j++;
+		EXPECT_GT(j, i + 1) << "a $ without a number in: " << sql;
+		if (j > i + 1)
+			out[std::stoul(skeleton.substr(i + 1, j - i - 1))]++;
+		i = j - 1;
+	}
+	return out;
+}
+
+void ExpectParamsOneToN(const std::string &sql, size_t n) {
+	std::map<size_t, int> expected;
+	for (size_t i = 1; i <= n; i++)
+		expected[i] = 1;
+	EXPECT_EQ(Params(sql), expected) << sql;
+}
+
+/* ---- QuoteIdentifier / QualifiedName ----------------------------------------- */
+
+struct QuoteCase {
+	std::string name;
+	std::string input;
+	std::string quoted;
+};
+
+class Quote : public ::testing::TestWithParam<QuoteCase> {};
+
+TEST_P(Quote, Identifier) { EXPECT_EQ(QuoteIdentifier(GetParam().input), GetParam().quoted); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Quote,
+    ::testing::Values(QuoteCase{"Plain", "t", "\"t\""}, QuoteCase{"Empty", "", "\"\""},
+                      QuoteCase{"UpperCaseKept", "MyTable", "\"MyTable\""},
+                      QuoteCase{"Space", "with space", "\"with space\""}, QuoteCase{"Keyword", "select", "\"select\""},
+                      QuoteCase{"Semicolon", "a;DROP TABLE x;--", "\"a;DROP TABLE x;--\""},
+                      QuoteCase{"EmbeddedQuote", "my \"table\"", "\"my \"\"table\"\"\""},
+                      QuoteCase{"OnlyAQuote", "\"", "\"\"\"\""}, QuoteCase{"TwoQuotes", "\"\"", "\"\"\"\"\"\""},
+                      QuoteCase{"InjectionAttempt", "x\" = 1; DROP TABLE t; --", "\"x\"\" = 1; DROP TABLE t; --\""},
+                      QuoteCase{"SingleQuote", "it's", "\"it's\""}, QuoteCase{"Dot", "a.b", "\"a.b\""},
+                      QuoteCase{"Dollar", "$1", "\"$1\""},
+                      QuoteCase{"Utf8", "\xc3\xa9t\xc3\xa9", "\"\xc3\xa9t\xc3\xa9\""}),
+    [](const ::testing::TestParamInfo<QuoteCase> &info) { return info.param.name; });
+
+TEST(Quote, QualifiedName) {
+	EXPECT_EQ(QualifiedName("public", "t"), "\"public\".\"t\"");
+	EXPECT_EQ(QualifiedName("my schema", "a\"b"), "\"my schema\".\"a\"\"b\"");
+	EXPECT_EQ(QualifiedName("a.b", "c"), "\"a.b\".\"c\"");
+	EXPECT_EQ(QualifiedName("", ""), "\"\".\"\"");
+}
+
+/* ---- exact statements ----------------------------------------------------------- */
+
+const std::string kTable = "\"public\".\"t\"";
+
+TEST(BuildInsert, Exact) {
+	EXPECT_EQ(BuildInsert(kTable, NameList{"id", "na me", "q\"t"}.names(), false),
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"na me\", \"q\"\"t\") VALUES ($1, $2, $3)");
+	EXPECT_EQ(BuildInsert(kTable, NameList{"id"}.names(), true),
+	          "INSERT INTO \"public\".\"t\" (\"id\") OVERRIDING SYSTEM VALUE VALUES ($1)");
+}
+
+TEST(BuildInsert, TwoDigitParameters) {
+	std::vector<std::string> cols;
+	for (int i = 1; i <= 12; i++)
+		cols.push_back("c" + std::to_string(i));
+	std::string sql = BuildInsert(kTable, NameList(cols).names(), false);
+	EXPECT_NE(sql.find("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"), std::string::npos) << sql;
+	ExpectParamsOneToN(sql, 12);
+}
+
+TEST(BuildGuardedInsert, Exact) {
+	EXPECT_EQ(BuildGuardedInsert(kTable, NameList{"id", "v"}.names(), false, NameList{"id"}.names(), 16384),
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM "
+	          "concord.tombstone WHERE relid = 16384::pg_catalog.oid AND key = $3) ON CONFLICT (\"id\") DO NOTHING");
+	EXPECT_EQ(
+	    BuildGuardedInsert(kTable, NameList{"a", "b", "v"}.names(), true, NameList{"a", "b"}.names(), 4294967295u),
+	    "INSERT INTO \"public\".\"t\" (\"a\", \"b\", \"v\") OVERRIDING SYSTEM VALUE SELECT $1, $2, $3 WHERE NOT "
+	    "EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = 4294967295::pg_catalog.oid AND key = $4) ON "
+	    "CONFLICT (\"a\", \"b\") DO NOTHING");
+}
+
+TEST(BuildUpdate, Exact) {
+	NameList set{"a", "b"};
+	NameList key{"id"};
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), false),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3");
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3 AND " + kOrigin + " = $4");
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"k1", "k2"}.names(), true),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"k1\" = $3 AND \"k2\" = $4 AND " + kOrigin +
+	              " = $5");
+}
+
+TEST(BuildUpdate, DeltaColumns) {
+	NameList set{"a", "n", "m"};
+	NameList key{"id"};
+	const bool delta[] = {false, true, true};
+	/* old values follow SET ($1..$3), key ($4) and origin ($5): n's is $6, m's is $7 */
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true, delta),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
+	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($6, 0)), "
+	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($7, 0)) "
+	          "WHERE \"id\" = $4 AND " +
+	              kOrigin + " = $5");
+	/* without the origin guard the old values start one earlier */
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), false, delta),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
+	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($5, 0)), "
+	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($6, 0)) "
+	          "WHERE \"id\" = $4");
+}
+
+TEST(BuildUpdate, DeltaColumnWithAwkwardName) {
+	NameList set{"bal\"ance"};
+	const bool delta[] = {true};
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"id"}.names(), false, delta),
+	          "UPDATE \"public\".\"t\" SET \"bal\"\"ance\" = COALESCE(\"bal\"\"ance\", 0) + (COALESCE($1, 0) - "
+	          "COALESCE($3, 0)) WHERE \"id\" = $2");
+}
+
+TEST(BuildUpdate, AllFalseDeltaIsPlainUpdate) {
+	NameList set{"a", "b"};
+	NameList key{"id"};
+	const bool delta[] = {false, false};
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true, delta),
+	          BuildUpdate(kTable, set.names(), key.names(), true));
+}
+
+TEST(BuildDelete, Exact) {
+	EXPECT_EQ(BuildDelete(kTable, NameList{"id"}.names(), false), "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1");
+	EXPECT_EQ(BuildDelete(kTable, NameList{"id"}.names(), true),
+	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1 AND " + kOrigin + " = $2");
+	EXPECT_EQ(BuildDelete(kTable, NameList{"a", "b"}.names(), true),
+	          "DELETE FROM \"public\".\"t\" WHERE \"a\" = $1 AND \"b\" = $2 AND " + kOrigin + " = $3");
+}
+
+TEST(BuildLookup, ByKey) {
+	EXPECT_EQ(BuildLookup(kTable, NameList{"id"}.names()),
+	          "SELECT \"concord row\".xmin, c.\"timestamp\", c.roident, \"concord row\" FROM \"public\".\"t\" AS "
+	          "\"concord row\" LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(\"concord row\".xmin) AS c "
+	          "ON true WHERE \"concord row\".\"id\" = $1 LIMIT 1 FOR UPDATE OF \"concord row\"");
+}
+
+TEST(BuildLookup, OtherRowHoldingUniqueValues) {
+	std::string sql = BuildLookup(kTable, NameList{"k1", "k2"}.names(), NameList{"email"}.names());
+	EXPECT_NE(sql.find(" WHERE \"concord row\".\"email\" = $1 AND NOT (\"concord row\".\"k1\" = $2 AND "
+	                   "\"concord row\".\"k2\" = $3) LIMIT 1 FOR UPDATE OF \"concord row\""),
+	          std::string::npos)
+	    << sql;
+	ExpectParamsOneToN(sql, 3);
+}
+
+TEST(BuildTombstoneLookup, TwoParameters) {
+	std::string sql = BuildTombstoneLookup();
+	EXPECT_EQ(sql.rfind("SELECT t.xmin, c.\"timestamp\", c.roident FROM concord.tombstone AS t ", 0), 0u) << sql;
+	EXPECT_NE(sql.find("WHERE t.relid = $1 AND t.key = $2"), std::string::npos) << sql;
+	ExpectParamsOneToN(sql, 2);
+}
+
+TEST(BuildTruncate, Options) {
+	NameList one{"\"s\".\"a\""};
+	NameList two{"\"s\".\"a\"", "\"s\".\"b\""};
+	EXPECT_EQ(BuildTruncate(one.names(), false, false), "TRUNCATE TABLE \"s\".\"a\"");
+	EXPECT_EQ(BuildTruncate(two.names(), true, false), "TRUNCATE TABLE \"s\".\"a\", \"s\".\"b\" CASCADE");
+	EXPECT_EQ(BuildTruncate(two.names(), false, true), "TRUNCATE TABLE \"s\".\"a\", \"s\".\"b\" RESTART IDENTITY");
+	/* PostgreSQL's grammar wants RESTART IDENTITY before CASCADE. */
+	EXPECT_EQ(BuildTruncate(one.names(), true, true), "TRUNCATE TABLE \"s\".\"a\" RESTART IDENTITY CASCADE");
+}
+
+/* ---- every shape x every awkward name ---------------------------------------------- */
+
+const std::vector<std::string> kAwkwardNames = {"id",
+                                                "Mixed Case",
+                                                "with space",
+                                                "semi;colon",
+                                                "quote\"inside",
+                                                "\"",
+                                                "\"\"",
+                                                "select",
+                                                "from",
+                                                "$1",
+                                                "x\" = 1; DROP TABLE t; --",
+                                                "concord row",
+                                                "xmin",
+                                                "a.b",
+                                                "--comment",
+                                                "/*c*/",
+                                                "\xc3\xa9t\xc3\xa9",
+                                                "trailing ",
+                                                "it's"};
+
+struct Shape {
+	std::string name;
+	size_t set_count;
+	size_t key_count;
+	bool guarded;
+	std::vector<bool> delta; /* empty: no delta array */
+};
+
+class StatementShape : public ::testing::TestWithParam<Shape> {};
+
+/* Builds the statements of one shape with every column named `name`. */
+std::vector<std::string> BuildAll(const Shape &s, const std::string &name) {
+	NameList set(std::vector<std::string>(s.set_count, name));
+	NameList key(std::vector<std::string>(s.key_count, name));
+	std::string table = QualifiedName(name, name);
+	std::vector<std::string> out;
+	bool delta[16] = {};
+	for (size_t i = 0; i < s.delta.size(); i++)
+		delta[i] = s.delta[i];
+	out.push_back(BuildInsert(table, set.names(), s.guarded));
+	out.push_back(BuildGuardedInsert(table, set.names(), s.guarded, key.names(), 42));
+	out.push_back(BuildUpdate(table, set.names(), key.names(), s.guarded, s.delta.empty() ? nullptr : delta));
+	out.push_back(BuildDelete(table, key.names(), s.guarded));
+	out.push_back(BuildLookup(table, key.names()));
+	out.push_back(BuildLookup(table, key.names(), set.names()));
+	return out;
+}
+
+TEST_P(StatementShape, NamesNeverChangeTheSkeleton) {
+	const Shape &s = GetParam();
+	std::vector<std::string> reference = BuildAll(s, "plain");
+	for (const std::string &name : kAwkwardNames) {
+		std::vector<std::string> built = BuildAll(s, name);
+		ASSERT_EQ(built.size(), reference.size());
+		for (size_t i = 0; i < built.size(); i++)
+			EXPECT_EQ(Skeleton(built[i]), Skeleton(reference[i])) << "name \"" << name << "\": " << built[i];
+	}
+}
+
+TEST_P(StatementShape, ParametersAreOneToNEachOnce) {
+	const Shape &s = GetParam();
+	size_t deltas = 0;
+	for (bool d : s.delta)
+		deltas += d ? 1 : 0;
+	for (const std::string &name : {std::string("c"), std::string("$1"), std::string("\"$2\"")}) {
+		std::vector<std::string> built = BuildAll(s, name);
+		ExpectParamsOneToN(built[0], s.set_count);
+		ExpectParamsOneToN(built[1], s.set_count + 1);
+		ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? 1 : 0) + deltas);
+		ExpectParamsOneToN(built[3], s.key_count + (s.guarded ? 1 : 0));
+		ExpectParamsOneToN(built[4], s.key_count);
+		ExpectParamsOneToN(built[5], s.set_count + s.key_count);
+	}
+}
+
+TEST_P(StatementShape, NoStatementSeparatorOutsideIdentifiers) {
+	for (const std::string &name : kAwkwardNames)
+		for (const std::string &sql : BuildAll(GetParam(), name))
+			EXPECT_EQ(Skeleton(sql).find_first_of(";'"), std::string::npos) << sql;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, StatementShape,
+    ::testing::Values(
+        Shape{"OneKey", 1, 1, false, {}}, Shape{"OneKeyGuarded", 1, 1, true, {}}, Shape{"Composite", 3, 2, true, {}},
+        Shape{"DeltaFirst", 2, 1, true, {true, false}}, Shape{"DeltaAll", 3, 1, false, {true, true, true}},
+        Shape{"Wide", 12, 3, true, {}},
+        Shape{"WideDelta", 11, 1, true, {false, true, false, true, false, true, false, true, false, true, true}}),
+    [](const ::testing::TestParamInfo<Shape> &info) { return info.param.name; });
+
+} // namespace
+} // namespace concord::sql
