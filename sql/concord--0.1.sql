@@ -226,6 +226,8 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION concord.on_sql_drop() IS
+    'event trigger: forgets dropped replicated tables and refuses to drop a resolver in use';
 CREATE EVENT TRIGGER concord_sql_drop ON sql_drop EXECUTE FUNCTION concord.on_sql_drop();
 
 -- ---------------------------------------------------------------------------

@@ -64,7 +64,8 @@ Decision Resolve(ConflictType type, Policy policy, const Version &remote, const 
 
 Decision DecideInsert(Policy policy, const Version &remote, const LocalState &local) {
 	if (local.row.exists) {
-		if (SameWrite(remote, local.row))
+		/* Written earlier in this very transaction (a batched insert of it): already applied. */
+		if (SameWrite(remote, local.row) || local.row.in_current_xact)
 			return {ConflictType::kNone, Action::kSkip};
 		return Resolve(ConflictType::kInsertExists, policy, remote, local.row, Action::kUpdateRow, Action::kKeepLocal);
 	}

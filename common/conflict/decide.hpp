@@ -14,7 +14,8 @@
  *   - a change from the node that last wrote the key is never a conflict
  *     (its stream is ordered);
  *   - a change whose version equals the local one is the same change seen
- *     again (replay) and is skipped silently;
+ *     again (replay) and is skipped silently, as is an insert meeting a row
+ *     the transaction being applied already wrote;
  *   - under last_update_wins the surviving state for a key is the one with
  *     the greatest version, whatever order changes arrive in.
  */

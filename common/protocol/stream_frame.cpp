@@ -53,6 +53,11 @@ bool ParseFrame(const char *data, size_t len, Frame *out, const char **error) {
 			*error = "truncated keepalive frame";
 			return false;
 		}
+		/* A keepalive has a fixed size (as walreceiver.c checks): extra bytes are malformed. */
+		if (!r.AtEnd()) {
+			*error = "oversized keepalive frame";
+			return false;
+		}
 		return true;
 	}
 	*error = "unknown replication frame type";

@@ -32,7 +32,8 @@ struct Frame {
 
 /*
  * Parses one CopyData frame.  Returns false (with *error set to a static
- * description) on an unknown type or a short frame.
+ * description) on an unknown type, a short frame or a keepalive longer than
+ * its fixed size.
  */
 bool ParseFrame(const char *data, size_t len, Frame *out, const char **error);
 

@@ -87,12 +87,58 @@ std::string BuildGuardedInsert(std::string_view table, Names columns, bool overr
 	out.append(")");
 	if (overriding)
 		out.append(" OVERRIDING SYSTEM VALUE");
+	if (relid == 0) {
+		out.append(" VALUES (");
+		AppendParamList(&out, 1, columns.count);
+		out.append(")");
+	} else {
+		out.append(" SELECT ");
+		AppendParamList(&out, 1, columns.count);
+		out.append(" WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = ");
+		out.append(std::to_string(relid));
+		out.append("::pg_catalog.oid AND key = ");
+		out.append(Param(columns.count + 1));
+		out.append(")");
+	}
+	out.append(" ON CONFLICT (");
+	AppendColumnList(&out, key_columns);
+	out.append(") DO NOTHING");
+	return out;
+}
+
+std::string BuildBatchInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
+                             uint32_t relid) {
+	std::string out = "INSERT INTO ";
+	out.append(table);
+	out.append(" (");
+	AppendColumnList(&out, columns);
+	out.append(")");
+	if (overriding)
+		out.append(" OVERRIDING SYSTEM VALUE");
 	out.append(" SELECT ");
-	AppendParamList(&out, 1, columns.count);
-	out.append(" WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = ");
-	out.append(std::to_string(relid));
-	out.append("::pg_catalog.oid AND key = ");
-	out.append(Param(columns.count + 1));
+	for (size_t i = 0; i < columns.count; i++) {
+		if (i > 0)
+			out.append(", ");
+		out.append("u.c" + std::to_string(i + 1));
+	}
+	size_t arrays = columns.count + (relid != 0 ? 1 : 0);
+	out.append(" FROM ROWS FROM (");
+	for (size_t i = 0; i < arrays; i++) {
+		if (i > 0)
+			out.append(", ");
+		out.append("pg_catalog.unnest(" + Param(i + 1) + ")");
+	}
+	out.append(") AS u(");
+	for (size_t i = 0; i < columns.count; i++) {
+		if (i > 0)
+			out.append(", ");
+		out.append("c" + std::to_string(i + 1));
+	}
+	if (relid != 0) {
+		out.append(", concord_key) WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone AS tb WHERE tb.relid = ");
+		out.append(std::to_string(relid));
+		out.append("::pg_catalog.oid AND tb.key = u.concord_key");
+	}
 	out.append(") ON CONFLICT (");
 	AppendColumnList(&out, key_columns);
 	out.append(") DO NOTHING");

@@ -42,9 +42,21 @@ std::string BuildInsert(std::string_view table, Names columns, bool overriding);
  * INSERT INTO t (c1..cn) SELECT $1..$n WHERE NOT EXISTS (SELECT 1 FROM
  * concord.tombstone WHERE relid = <relid> AND key = $(n+1))
  * ON CONFLICT (keys) DO NOTHING
+ * relid 0: the table is known to have no tombstones; only the key is checked
+ * (INSERT ... VALUES ($1..$n) ON CONFLICT (keys) DO NOTHING).
  */
 std::string BuildGuardedInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
                                uint32_t relid);
+
+/*
+ * Batched guarded insert: one row per element of the parameter arrays.
+ * INSERT INTO t (c1..cn) SELECT ... FROM ROWS FROM (unnest($1), .., unnest($(n+1))) AS u(..., key)
+ * WHERE NOT EXISTS (tombstone of u.key) ON CONFLICT (keys) DO NOTHING
+ * $1..$n are arrays of the column types, $(n+1) the tombstone keys (bytea[]).
+ * relid 0: no tombstone check and no key array.
+ */
+std::string BuildBatchInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
+                             uint32_t relid);
 
 struct UpdateOptions {
 	/* AND the row was last written through replication origin $(k+m+1): the change cannot conflict */

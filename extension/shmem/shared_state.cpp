@@ -45,6 +45,8 @@ void StartupSharedMemory() {
 		lock_tranche_id = LWLockNewTrancheId();
 		LWLockInitialize(&state->lock, lock_tranche_id);
 		ConditionVariableInit(&state->changed);
+		for (int i = 0; i < kTombstoneBuckets; i++)
+			pg_atomic_init_u64(&state->tombstone_epoch[i], 1);
 		state->max_peers = settings::max_peers;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -130,6 +132,10 @@ DbSlot *ClaimDatabase(Oid dboid) {
 		free_slot->state = DbState::kAbsent;
 	}
 	return free_slot;
+}
+
+uint64 TombstoneEpoch(Oid relid) {
+	return pg_atomic_read_u64(&state->tombstone_epoch[relid % kTombstoneBuckets]);
 }
 
 void WakeSupervisor() {

@@ -15,6 +15,7 @@ extern "C" {
 
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -83,6 +84,7 @@ struct PeerSlot {
 };
 
 inline constexpr int kMaxCopies = 8;
+inline constexpr int kTombstoneBuckets = 64;
 inline constexpr int kNameLength = 192;
 
 /* Progress of one initial copy, for concord.copy_progress. */
@@ -109,6 +111,12 @@ struct SharedState {
 	int max_peers;
 	DbSlot databases[kMaxDatabases];
 	CopySlot copies[kMaxCopies];
+	/*
+	 * Bumped (at commit) by every transaction that wrote a tombstone of a
+	 * relation hashing to the bucket: a worker that saw no tombstones for a
+	 * relation at epoch E may skip looking for them while the epoch is E.
+	 */
+	pg_atomic_uint64 tombstone_epoch[kTombstoneBuckets];
 	PeerSlot peers[FLEXIBLE_ARRAY_MEMBER];
 };
 
@@ -127,6 +135,9 @@ PeerSlot *FindPeer(Oid dboid, Oid sub_id);
 PeerSlot *ClaimPeer(Oid dboid, Oid sub_id, bool *created = nullptr);
 /* Finds or claims the manager slot of a database.  Caller holds the lock exclusively. */
 DbSlot *ClaimDatabase(Oid dboid);
+
+/* The tombstone epoch of the bucket of relid (see SharedState). */
+uint64 TombstoneEpoch(Oid relid);
 
 /* Wakes the supervisor (no lock needed). */
 void WakeSupervisor();

@@ -122,8 +122,13 @@ void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char
 		const char *policy = PQgetvalue(res, i, 1);
 		bool custom = strcmp(policy, "custom") == 0;
 		const char *add[2] = {rel, custom ? "last_update_wins" : policy};
-		PQclear(remote::RemoteExecParams(self, "SELECT concord.add_table($1::regclass, $2)", 2, add, PGRES_TUPLES_OK,
-		                                 "adding a replicated table", self_name));
+		/* A table kept from an earlier membership (or a failed join) only takes the mesh's policy. */
+		PQclear(remote::RemoteExecParams(self,
+		                                 "SELECT CASE WHEN EXISTS (SELECT 1 FROM concord.tables "
+		                                 "WHERE relation = $1::regclass) "
+		                                 "THEN concord.set_conflict_policy($1::regclass, $2) "
+		                                 "ELSE concord.add_table($1::regclass, $2) END",
+		                                 2, add, PGRES_TUPLES_OK, "adding a replicated table", self_name));
 		if (custom) {
 			const char *set[2] = {rel, PQgetvalue(res, i, 2)};
 			PQclear(remote::RemoteExecParams(self,
@@ -139,10 +144,20 @@ void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char
 	PQclear(res);
 }
 
-/* Best-effort teardown after a failed join: members forget the node, the node forgets itself. */
-void UndoJoin(const char *name, const char *dsn, List *members) {
+/* What a join has set up so far, so a failure takes down exactly that. */
+struct JoinProgress {
+	bool node_created;
+	List *subscribed_members; /* of Member *: members now pulling from the new node */
+};
+
+/*
+ * Best-effort teardown after a failed join: the members this join made pull
+ * from the new node stop, and the new node forgets itself (if this join
+ * created it).  Nothing else in the mesh is touched.
+ */
+void UndoJoin(const char *name, const char *dsn, const JoinProgress &progress) {
 	ListCell *lc;
-	foreach (lc, members) {
+	foreach (lc, progress.subscribed_members) {
 		auto *m = static_cast<Member *>(lfirst(lc));
 		const char *keys[] = {"dbname", "connect_timeout", nullptr};
 		const char *vals[] = {m->dsn, "10", nullptr};
@@ -155,6 +170,8 @@ void UndoJoin(const char *name, const char *dsn, List *members) {
 		}
 		PQfinish(conn);
 	}
+	if (!progress.node_created)
+		return;
 	const char *keys[] = {"dbname", "connect_timeout", nullptr};
 	const char *vals[] = {dsn, "10", nullptr};
 	PGconn *self = PQconnectdbParams(keys, vals, 1);
@@ -164,11 +181,12 @@ void UndoJoin(const char *name, const char *dsn, List *members) {
 }
 
 void JoinSteps(const char *name, const char *dsn, const char *via_dsn, const char *timeout, PGconn *self,
-               PGconn *via, const char *via_name, List *members) {
+               PGconn *via, const char *via_name, List *members, JoinProgress *progress) {
 	/* 1 */
 	const char *create[2] = {name, dsn};
 	PQclear(remote::RemoteExecParams(self, "SELECT concord.create_node($1, $2)", 2, create, PGRES_TUPLES_OK,
 	                                 "creating the node", name));
+	progress->node_created = true;
 	CopyTableConfig(via, via_name, self, name);
 
 	/* 2 and 3 */
@@ -204,6 +222,7 @@ void JoinSteps(const char *name, const char *dsn, const char *via_dsn, const cha
 			PQclear(remote::RemoteExecParams(mconn, "SELECT concord.subscribe($1, $2)", 2, params, PGRES_TUPLES_OK,
 			                                 "subscribing a member to the new node", m->name));
 		});
+		progress->subscribed_members = lappend(progress->subscribed_members, m);
 	}
 	foreach (lc, all) {
 		auto *m = static_cast<Member *>(lfirst(lc));
@@ -231,12 +250,18 @@ Datum JoinMesh(FunctionCallInfo fcinfo) {
 	PGconn *via = nullptr;
 	List *members = NIL;
 	char *via_name = nullptr;
+	JoinProgress progress{false, NIL};
 	ErrorData *failure = nullptr;
 	MemoryContext caller = CurrentMemoryContext;
 	PG_TRY();
 	{
 		CheckDsnLeadsHere(self, name);
 		via = remote::RemoteConnect(via_dsn, false, "concord join", "via_dsn");
+		char *has_concord = RemoteValue(via, "SELECT to_regclass('concord.node') IS NOT NULL", 0, nullptr,
+		                                "checking the member", "via_dsn");
+		if (has_concord == nullptr || strcmp(has_concord, "t") != 0)
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			                errmsg("the database at via_dsn does not have the concord extension installed")));
 		via_name = RemoteValue(via, "SELECT node_name FROM concord.node", 0, nullptr, "reading the member's node",
 		                       "via_dsn");
 		if (via_name == nullptr)
@@ -259,7 +284,7 @@ Datum JoinMesh(FunctionCallInfo fcinfo) {
 			members = lappend(members, m);
 		}
 		PQclear(res);
-		JoinSteps(name, dsn, via_dsn, timeout, self, via, via_name, members);
+		JoinSteps(name, dsn, via_dsn, timeout, self, via, via_name, members, &progress);
 	}
 	PG_CATCH();
 	{
@@ -271,10 +296,7 @@ Datum JoinMesh(FunctionCallInfo fcinfo) {
 	remote::RemoteClose(via);
 	remote::RemoteClose(self);
 	if (failure != nullptr) {
-		if (via_name != nullptr) {
-			Member via_member{via_name, via_dsn};
-			UndoJoin(name, dsn, lappend(list_copy(members), &via_member));
-		}
+		UndoJoin(name, dsn, progress);
 		ReThrowError(failure);
 	}
 	PG_RETURN_VOID();

@@ -173,9 +173,17 @@ Datum WaitForPeers(FunctionCallInfo fcinfo) {
 		bool *elem_nulls;
 		int n;
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
-		for (int i = 0; i < n; i++)
-			if (!elem_nulls[i])
-				peers = lappend(peers, TextDatumGetCString(elems[i]));
+		for (int i = 0; i < n; i++) {
+			if (elem_nulls[i])
+				continue;
+			char *peer = TextDatumGetCString(elems[i]);
+			bool seen = false;
+			ListCell *lc;
+			foreach (lc, peers)
+				seen = seen || strcmp(static_cast<char *>(lfirst(lc)), peer) == 0;
+			if (!seen) /* a peer named twice is still one peer */
+				peers = lappend(peers, peer);
+		}
 	}
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);

@@ -4,6 +4,7 @@
 #include "extension/tombstone/tombstone.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -15,12 +16,41 @@ extern "C" {
 #include "common/protocol/wire.hpp"
 #include "extension/bridge/string_info_sink.hpp"
 #include "extension/catalog/catalog.hpp"
+#include "extension/shmem/shared_state.hpp"
 
 namespace concord::tombstone {
 
 namespace {
 
 SPIPlanPtr upsert_plan = nullptr;
+uint64 buckets_to_bump = 0; /* bit i: bump tombstone_epoch[i] when this transaction commits */
+bool callback_registered = false;
+
+void BumpAtCommit(XactEvent event, void *) {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
+		for (int i = 0; i < shmem::kTombstoneBuckets; i++)
+			if (buckets_to_bump & (UINT64CONST(1) << i))
+				pg_atomic_fetch_add_u64(&shmem::state->tombstone_epoch[i], 1);
+		buckets_to_bump = 0;
+	} else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+		buckets_to_bump = 0;
+	}
+}
+
+/*
+ * Bumps the relation's epoch when the transaction commits — after the
+ * tombstone is visible, and (callbacks run before locks are released) before
+ * anyone waiting on this transaction's rows goes on.
+ */
+void NoteTombstone(Oid relid) {
+	if (shmem::state == nullptr)
+		return;
+	if (!callback_registered) {
+		RegisterXactCallback(BumpAtCommit, nullptr);
+		callback_registered = true;
+	}
+	buckets_to_bump |= UINT64CONST(1) << (relid % shmem::kTombstoneBuckets);
+}
 
 } // namespace
 
@@ -40,6 +70,7 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values) {
 }
 
 void Record(Oid relid, bytea *key) {
+	NoteTombstone(relid);
 	Oid owner = catalog::ExtensionOwner();
 	Oid saved_user;
 	int saved_context;

@@ -2,7 +2,7 @@
 -- views, and the SQLSTATE of each refusal.  Everything happens inside this
 -- file's transaction and is rolled back.
 BEGIN;
-SELECT plan(70);
+SELECT plan(123);
 
 CREATE TABLE tap_t (id int PRIMARY KEY, qty int, note text);
 CREATE TABLE tap_no_key (id int, v text);
@@ -21,6 +21,17 @@ SELECT is((SELECT count(*) FROM concord.nodes), 0::bigint, 'no node at first');
 SELECT throws_ok($$ SELECT concord.drop_node() $$, '55000', NULL, 'drop_node without a node: 55000');
 SELECT throws_ok($$ SELECT concord.wait_for_peers('1s') $$, '55000', NULL, 'wait_for_peers without a node: 55000');
 SELECT throws_ok($$ SELECT concord.subscribe('p1', 'dbname=x') $$, '55000', NULL, 'subscribe without a node: 55000');
+SELECT throws_ok($$ SELECT concord.leave_mesh() $$, '55000', 'this database is not a concord node',
+                 'leave_mesh without a node: 55000');
+SELECT throws_ok($$ SELECT concord.join_mesh('Bad', 'dbname=x', 'dbname=y') $$, '22023',
+                 'invalid node name "Bad"', 'join_mesh: uppercase name refused');
+SELECT throws_ok($$ SELECT concord.join_mesh('n1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2',
+                                              'dbname=y') $$,
+                 '08006', NULL, 'join_mesh: a dsn nobody listens on: 08006');
+SELECT throws_matching($$ SELECT concord.join_mesh('n1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2',
+                                                    'dbname=y') $$,
+                       '^((?!hunter2).)*$', 'the join_mesh connection error shows no password');
+SELECT is((SELECT count(*) FROM concord.nodes), 0::bigint, 'no refused join_mesh created a node');
 SELECT throws_ok($$ SELECT concord.create_node('Bad', 'dbname=x') $$, '22023',
                  'invalid node name "Bad"', 'create_node: uppercase name refused');
 SELECT throws_ok($$ SELECT concord.create_node('', 'dbname=x') $$, '22023',
@@ -43,6 +54,14 @@ SELECT is_empty($$ SELECT 1 FROM concord.nodes WHERE dsn LIKE '%hunter2%' $$, 'n
 SELECT throws_ok($$ SELECT concord.create_node('n2', 'dbname=x') $$, '42710', NULL,
                  'a second node in one database: 42710');
 SELECT ok(concord.wait_for_peers('0s'), 'wait_for_peers with no subscriber is true at once');
+SELECT ok(concord.wait_for_peers('0s', '{}'), 'wait_for_peers with an empty list of peers is true at once');
+SELECT ok(concord.wait_for_peers(peers => NULL), 'wait_for_peers with a NULL list of peers is true at once');
+SELECT throws_ok($$ SELECT concord.wait_for_peers('1s', ARRAY['p1']) $$, '42704',
+                 'not every named peer subscribes to node "n1"', 'wait_for_peers naming a non-subscriber: 42704');
+SELECT throws_ok($$ SELECT concord.wait_for_peers(NULL) $$, '22004', 'timeout must not be null',
+                 'wait_for_peers with a NULL timeout: 22004');
+SELECT throws_ok($$ SELECT concord.join_mesh('n2', 'dbname=x', 'dbname=y') $$, '42710',
+                 'this database is already concord node "n1"', 'join_mesh on a node: 42710');
 
 -- ---------------------------------------------------------------------------
 -- Subscriptions (no peer needed for these refusals)
@@ -58,14 +77,21 @@ SELECT throws_like($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port
                    'could not connect to peer "p1"%', 'the connection error names the peer');
 SELECT throws_matching($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port=5799 dbname=x password=hunter2') $$,
                        '^((?!hunter2).)*$', 'the connection error shows no password');
-SELECT throws_ok($$ SELECT concord.subscribe('p1', 'dbname=x', copy_data => true) $$, '0A000', NULL,
-                 'subscribe with copy_data => true: 0A000 in this version');
+SELECT throws_ok($$ SELECT concord.subscribe('p1', 'host=/nonexistent/tap port=5799 dbname=x', copy_data => true) $$,
+                 '08006', NULL, 'subscribe with copy_data to an unreachable peer: 08006');
+SELECT throws_ok($$ SELECT concord.subscribe('P1', 'dbname=x', copy_data => true) $$, '22023', NULL,
+                 'subscribe with copy_data: bad peer name: 22023');
+SELECT is(concord.subscribe('p1', 'dbname=x', enabled => NULL), NULL, 'subscribe is strict (enabled => NULL)');
+SELECT throws_ok($$ SELECT concord.copy_table('tap_t', 'p1') $$, '42704', 'no subscription to peer "p1"',
+                 'copy_table from an unknown peer: 42704');
+SELECT is(concord.copy_table('tap_t', NULL), NULL, 'copy_table is strict');
 SELECT throws_ok($$ SELECT concord.unsubscribe('p1') $$, '42704', 'no subscription to peer "p1"',
                  'unsubscribe from an unknown peer: 42704');
 SELECT throws_ok($$ SELECT concord.pause('p1') $$, '42704', NULL, 'pause an unknown peer: 42704');
 SELECT throws_ok($$ SELECT concord.resume('p1') $$, '42704', NULL, 'resume an unknown peer: 42704');
 SELECT throws_ok($$ SELECT concord.skip_transaction('p1') $$, '42704', NULL, 'skip_transaction of an unknown peer: 42704');
 SELECT is((SELECT count(*) FROM concord.peers), 0::bigint, 'no refused subscription left a row in concord.peers');
+SELECT is((SELECT count(*) FROM concord.copy_progress), 0::bigint, 'no copy is running');
 
 -- ---------------------------------------------------------------------------
 -- Tables
@@ -86,6 +112,29 @@ SELECT results_eq($$ SELECT relation, conflict_policy, resolver, delta_columns F
                   $$ VALUES ('tap_t'::regclass, 'last_update_wins'::text, NULL::regprocedure, '{}'::text[]) $$,
                   'concord.tables lists it with the default policy');
 SELECT throws_ok($$ SELECT concord.add_table('tap_t') $$, '42710', NULL, 'add_table twice: 42710');
+SELECT trigger_is('public', 'tap_t', 'concord_tombstone', 'concord', 'tombstone_trigger',
+                  'add_table installs trigger concord_tombstone');
+SELECT trigger_is('public', 'tap_t', 'concord_tombstone_key', 'concord', 'tombstone_trigger',
+                  'add_table installs trigger concord_tombstone_key');
+SELECT results_eq($$
+    SELECT tgname::text COLLATE "default", tgenabled::text, tgtype::int FROM pg_trigger
+     WHERE tgrelid = 'tap_t'::regclass AND tgname LIKE 'concord%' ORDER BY tgname
+$$, $$ VALUES ('concord_tombstone', 'A', 9), ('concord_tombstone_key', 'A', 17) $$,
+   'both are ENABLE ALWAYS, AFTER ROW triggers: on DELETE, and on UPDATE');
+SELECT alike(pg_get_triggerdef(oid), '%WHEN ((old.id IS DISTINCT FROM new.id))%',
+            'concord_tombstone_key fires only when the key changes')
+  FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND tgname = 'concord_tombstone_key';
+INSERT INTO tap_t VALUES (1, 1, 'a'), (2, 2, 'b');
+UPDATE tap_t SET qty = 10 WHERE id = 1;
+SELECT is((SELECT count(*) FROM concord.tombstone WHERE relid = 'tap_t'::regclass), 0::bigint,
+          'an update that keeps the key leaves no tombstone');
+UPDATE tap_t SET id = 3 WHERE id = 1;
+DELETE FROM tap_t WHERE id = 2;
+SELECT is((SELECT count(*) FROM concord.tombstone WHERE relid = 'tap_t'::regclass), 2::bigint,
+          'a key change and a delete leave a tombstone each');
+DELETE FROM tap_t;
+SELECT throws_ok($$ SELECT concord.on_sql_drop() $$, '0A000', NULL,
+                 'the event trigger function cannot be called directly');
 
 SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'first_update_wins') $$, 'set_conflict_policy');
 SELECT is((SELECT conflict_policy FROM concord.tables WHERE relation = 'tap_t'::regclass), 'first_update_wins',
@@ -107,7 +156,12 @@ SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'custom', 'tap_re
 SELECT results_eq($$ SELECT conflict_policy, resolver FROM concord.tables WHERE relation = 'tap_t'::regclass $$,
                   $$ VALUES ('custom'::text, 'tap_resolver(tap_t,tap_t,text)'::regprocedure) $$,
                   'concord.tables shows the custom policy and its resolver');
+SELECT throws_ok($$ DROP FUNCTION tap_resolver(tap_t, tap_t, text) $$, '2BP01',
+                 'cannot drop function public.tap_resolver(public.tap_t,public.tap_t,pg_catalog.text): it resolves conflicts of public.tap_t',
+                 'dropping a resolver in use is refused: 2BP01');
+SELECT has_function('public', 'tap_resolver', ARRAY['tap_t', 'tap_t', 'text'], 'the resolver is still there');
 SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'error') $$, 'back to a policy without resolver');
+SELECT lives_ok($$ DROP FUNCTION tap_resolver(tap_t, tap_t, text) $$, 'a resolver no longer in use can be dropped');
 SELECT is((SELECT resolver FROM concord.tables WHERE relation = 'tap_t'::regclass), NULL,
           'the resolver is gone with the custom policy');
 
@@ -126,10 +180,42 @@ SELECT is((SELECT delta_columns FROM concord.tables WHERE relation = 'tap_t'::re
 
 SELECT lives_ok($$ SELECT concord.remove_table('tap_t') $$, 'remove_table');
 SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'concord.tables no longer lists it');
+SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone', 'remove_table drops trigger concord_tombstone');
+SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone_key', 'remove_table drops trigger concord_tombstone_key');
+SELECT is((SELECT count(*) FROM concord.tombstone WHERE relid = 'tap_t'::regclass), 0::bigint,
+          'remove_table drops the table''s tombstones');
 SELECT throws_ok($$ SELECT concord.remove_table('tap_t') $$, '42704', NULL, 'remove_table twice: 42704');
 -- A table with REPLICA IDENTITY FULL and a primary key is accepted too.
 SELECT lives_ok($$ SELECT concord.add_table('tap_t', 'apply_remote') $$,
                 'add_table of a table with a primary key and REPLICA IDENTITY FULL');
+
+-- ---------------------------------------------------------------------------
+-- Dropped tables (event trigger concord_sql_drop)
+-- ---------------------------------------------------------------------------
+CREATE TABLE tap_gone (id int PRIMARY KEY);
+SELECT concord.add_table('tap_gone');
+INSERT INTO tap_gone VALUES (1);
+DELETE FROM tap_gone;
+INSERT INTO concord.row_version (relid, key, commit_ts, node) VALUES ('tap_gone'::regclass, '\x00', now(), 'n9');
+CREATE TEMP TABLE gone AS SELECT 'tap_gone'::regclass::oid AS relid;
+SELECT lives_ok($$ DROP TABLE tap_gone $$, 'a replicated table can be dropped');
+SELECT is_empty($$ SELECT 1 FROM concord.replicated_table t, gone g WHERE t.relid::oid = g.relid $$,
+                'a dropped table is no longer replicated');
+SELECT is_empty($$ SELECT 1 FROM concord.tombstone t, gone g WHERE t.relid = g.relid $$,
+                'a dropped table leaves no tombstone');
+SELECT is_empty($$ SELECT 1 FROM concord.row_version v, gone g WHERE v.relid = g.relid $$,
+                'a dropped table leaves no recorded row version');
+
+-- ---------------------------------------------------------------------------
+-- Conflict log pruning
+-- ---------------------------------------------------------------------------
+INSERT INTO concord.conflicts (at, relation, conflict_type, resolution)
+VALUES (now() - interval '3 days', 'tap_t', 'insert_exists', 'apply_remote'),
+       (now() - interval '2 hours', 'tap_t', 'update_missing', 'skip');
+SELECT is(concord.prune_conflicts('1 day'), 1::bigint, 'prune_conflicts returns how many rows it deleted');
+SELECT is(concord.prune_conflicts('1 day'), 0::bigint, 'nothing older is left');
+SELECT is(concord.prune_conflicts('1 hour'), 1::bigint, 'a shorter age deletes more');
+SELECT is(concord.prune_conflicts(NULL), NULL, 'prune_conflicts is strict');
 
 -- ---------------------------------------------------------------------------
 -- Privileges in action
@@ -142,6 +228,10 @@ GRANT ALL ON tap_t TO tap_concord_admin;
 SET LOCAL ROLE tap_concord_plain;
 SELECT throws_ok($$ SELECT concord.add_table('tap_no_key') $$, '42501', NULL, 'a plain role: 42501');
 SELECT throws_ok($$ SELECT * FROM concord.nodes $$, '42501', NULL, 'a plain role cannot read concord.nodes');
+SELECT throws_ok($$ SELECT concord.join_mesh('n3', 'dbname=x', 'dbname=y') $$, '42501', NULL,
+                 'a plain role cannot join a mesh');
+SELECT throws_ok($$ SELECT * FROM concord.copy_progress $$, '42501', NULL,
+                 'a plain role cannot read concord.copy_progress');
 RESET ROLE;
 
 SET LOCAL ROLE tap_concord_monitor;
@@ -151,6 +241,12 @@ SELECT is((SELECT dsn FROM concord.nodes),
           'user=''alice'' password=''********'' dbname=''app'' host=''127.0.0.1'' port=''5799''',
           'a pg_monitor member sees the DSN without its password');
 SELECT is((SELECT count(*) FROM concord.tables), 1::bigint, 'a pg_monitor member reads concord.tables');
+SELECT is((SELECT count(*) FROM concord.copy_progress), 0::bigint, 'a pg_monitor member reads concord.copy_progress');
+SELECT throws_ok($$ SELECT concord.prune_conflicts('1 day') $$, '42501', NULL,
+                 'a pg_monitor member cannot prune conflicts');
+SELECT throws_ok($$ SELECT concord.leave_mesh() $$, '42501', NULL, 'a pg_monitor member cannot leave the mesh');
+SELECT throws_ok($$ SELECT * FROM concord.row_version $$, '42501', NULL,
+                 'a pg_monitor member cannot read concord.row_version');
 RESET ROLE;
 
 SET LOCAL ROLE tap_concord_admin;
@@ -159,9 +255,30 @@ SELECT lives_ok($$ SELECT concord.set_conflict_policy('tap_t', 'keep_local') $$,
 SELECT lives_ok($$ SELECT concord.drop_node() $$, 'a concord_admin member drops the node');
 SELECT lives_ok($$ SELECT concord.create_node('n2', 'dbname=app password=hunter2') $$,
                 'a concord_admin member creates a node');
+SELECT lives_ok($$ SELECT concord.prune_conflicts('1 day') $$, 'a concord_admin member prunes conflicts');
+SELECT throws_ok($$ SELECT concord.copy_table('tap_t', 'p1') $$, '42704', NULL,
+                 'a concord_admin member gets past copy_table''s privilege check');
+SELECT lives_ok($$ SELECT concord.leave_mesh() $$, 'a concord_admin member leaves the mesh (no peers)');
+SELECT is((SELECT count(*) FROM concord.nodes), 0::bigint, 'leave_mesh removed the node');
 SELECT throws_ok($$ DELETE FROM concord.replicated_table $$, '42501', NULL,
                  'a concord_admin member cannot write the catalog directly');
 RESET ROLE;
+
+-- ---------------------------------------------------------------------------
+-- DROP EXTENSION (last: nothing of concord is left after it)
+-- ---------------------------------------------------------------------------
+SET LOCAL client_min_messages = warning;   -- the lists of cascaded drops are not the point
+SELECT throws_ok($$ DROP EXTENSION concord $$, '2BP01', NULL,
+                 'DROP EXTENSION without CASCADE is refused while a table is replicated (its triggers)');
+SELECT lives_ok($$ DROP EXTENSION concord CASCADE $$, 'DROP EXTENSION concord CASCADE');
+SELECT is_empty($$ SELECT 1 FROM pg_class WHERE relnamespace = 'concord'::regnamespace
+                   UNION ALL SELECT 1 FROM pg_proc WHERE pronamespace = 'concord'::regnamespace $$,
+                'no table, view, sequence or function of concord is left');
+SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone', 'the replicated table lost trigger concord_tombstone');
+SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone_key', 'the replicated table lost trigger concord_tombstone_key');
+SELECT is_empty($$ SELECT 1 FROM pg_event_trigger WHERE evtname = 'concord_sql_drop' $$,
+                'event trigger concord_sql_drop is gone');
+SELECT lives_ok($$ DROP TABLE tap_t CASCADE $$, 'a formerly replicated table drops without concord');
 
 SELECT * FROM finish();
 ROLLBACK;

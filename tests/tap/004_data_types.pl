@@ -261,19 +261,6 @@ is(rows_of($nb, $md5s), rows_of($na, $md5s), 'TOAST: identical after a replaced 
 is(rows_of($na, "SELECT md5(body) = (SELECT md5(" . sprintf($big_text, 99) . ")) FROM docs WHERE id = 1"),
 	't', 'node_a: the replaced 1 MB value arrived');
 
-# --- identity columns GENERATED ALWAYS ---------------------------------------
-
-$na->safe_psql($db, "INSERT INTO ident (v) VALUES ('a1'), ('a2'), ('a3')");
-$nb->safe_psql($db, "INSERT INTO ident (v) VALUES ('b1'), ('b2')");
-ok(wait_converged(\@nodes), 'identity: inserts converged');
-$nb->safe_psql($db, "UPDATE ident SET v = 'a2 by b' WHERE id = 2");
-$na->safe_psql($db, "DELETE FROM ident WHERE id = 1000002");
-ok(wait_converged(\@nodes), 'identity: update and delete converged');
-my $ident = 'SELECT id, v, n FROM ident ORDER BY id';
-is(rows_of($na, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001", 'node_a: identity rows');
-is(rows_of($nb, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001",
-	'node_b: GENERATED ALWAYS identity values arrived as sent, not regenerated');
-
 # --- the sender's settings do not change values ------------------------------
 
 # node_a switches to output settings that differ from node_b's input settings
@@ -305,6 +292,19 @@ for my $col (qw(d ts tstz iv f8 f4 b r darr))
 	my $sql = "SELECT $col FROM public.sent WHERE id = 1";
 	is(rows_of($nb, $sql), rows_of($na, $sql), "sent.$col is the same on both nodes");
 }
+
+# --- identity columns GENERATED ALWAYS ---------------------------------------
+
+$na->safe_psql($db, "INSERT INTO ident (v) VALUES ('a1'), ('a2'), ('a3')");
+$nb->safe_psql($db, "INSERT INTO ident (v) VALUES ('b1'), ('b2')");
+ok(wait_converged(\@nodes), 'identity: inserts converged');
+$nb->safe_psql($db, "UPDATE ident SET v = 'a2 by b' WHERE id = 2");
+$na->safe_psql($db, "DELETE FROM ident WHERE id = 1000002");
+ok(wait_converged(\@nodes), 'identity: update and delete converged');
+my $ident = 'SELECT id, v, n FROM ident ORDER BY id';
+is(rows_of($na, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001", 'node_a: identity rows');
+is(rows_of($nb, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001",
+	'node_b: GENERATED ALWAYS identity values arrived as sent, not regenerated');
 
 # Nothing failed along the way.
 for my $n (@nodes)

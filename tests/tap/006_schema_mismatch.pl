@@ -61,4 +61,30 @@ $na->safe_psql($db, "INSERT INTO t VALUES (4, 'four', 'x4')");
 ok(wait_for_peers_on($na), 'a row from a peer without the subscriber-only column applies');
 is($nb->safe_psql($db, 'SELECT local_only FROM t WHERE id = 4'), '7', 'the subscriber-only column got its default');
 
+# The provider's table changes as well: its relation metadata is sent again
+# and node_b's cached plans for the table are rebuilt.  Columns are added at
+# the subscriber first and dropped at the provider first, the order that
+# never leaves the provider with a column the subscriber lacks.
+$nb->safe_psql($db, 'ALTER TABLE public.t ADD COLUMN later int');
+$na->safe_psql($db, 'ALTER TABLE public.t ADD COLUMN later int');
+$na->safe_psql($db, "INSERT INTO t (id, v, extra, later) VALUES (5, 'five', 'x5', 55)");
+$na->safe_psql($db, "UPDATE t SET later = 11 WHERE id = 1");
+ok(wait_for_peers_on($na), 'changes using a column added on both nodes arrive');
+is($nb->safe_psql($db, "SELECT string_agg(id || ':' || coalesce(later::text, '-'), ',' ORDER BY id) FROM t"),
+	'1:11,2:-,3:-,4:-,5:55', 'node_b: the new column\'s values arrived (new relation metadata, rebuilt plans)');
+$na->safe_psql($db, 'ALTER TABLE public.t DROP COLUMN extra');
+$na->safe_psql($db, "INSERT INTO t (id, v, later) VALUES (6, 'six', 66)");
+$na->safe_psql($db, "UPDATE t SET v = 'one again' WHERE id = 1");
+ok(wait_for_peers_on($na), 'changes after the provider dropped a column arrive');
+$nb->safe_psql($db, 'ALTER TABLE public.t DROP COLUMN extra');
+$na->safe_psql($db, "INSERT INTO t (id, v, later) VALUES (7, 'seven', 77)");
+$na->safe_psql($db, "DELETE FROM t WHERE id = 2");
+ok(wait_for_peers_on($na), 'changes after both nodes dropped the column arrive');
+is($nb->safe_psql($db, "SELECT string_agg(id || ':' || v || ':' || coalesce(later::text, '-'), ',' ORDER BY id) FROM t"),
+	'1:one again:11,3:three:-,4:four:-,5:five:55,6:six:66,7:seven:77',
+	'node_b: every change across the column drop arrived');
+my $end = peer_of($nb, 'node_a');
+ok($end->{status} eq 'streaming' && !defined $end->{last_error}, 'no error after the schema changes')
+  or diag explain $end;
+
 done_testing();

@@ -164,16 +164,45 @@ TEST(BuildGuardedInsert, Exact) {
 	    "CONFLICT (\"a\", \"b\") DO NOTHING");
 }
 
+UpdateOptions Guarded(uint32_t recorded_relid = 0, const bool *delta = nullptr) {
+	UpdateOptions o;
+	o.guarded = true;
+	o.recorded_relid = recorded_relid;
+	o.delta = delta;
+	return o;
+}
+
+UpdateOptions Deltas(const bool *delta) {
+	UpdateOptions o;
+	o.delta = delta;
+	return o;
+}
+
+const std::string kRecorded = " AND NOT EXISTS (SELECT 1 FROM concord.row_version AS v WHERE v.relid = ";
+
 TEST(BuildUpdate, Exact) {
 	NameList set{"a", "b"};
 	NameList key{"id"};
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), false),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), UpdateOptions{}),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3");
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded()),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3 AND " + kOrigin + " = $4");
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"k1", "k2"}.names(), true),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"k1", "k2"}.names(), Guarded()),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"k1\" = $3 AND \"k2\" = $4 AND " + kOrigin +
 	              " = $5");
+}
+
+TEST(BuildUpdate, RecordedVersionCheck) {
+	NameList set{"a"};
+	NameList key{"id"};
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(16384)),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1 WHERE \"id\" = $2 AND " + kOrigin + " = $3" + kRecorded +
+	              "16384::pg_catalog.oid AND v.key = $4 AND v.xmin = \"public\".\"t\".xmin)");
+	/* The check belongs to the guarded fast path only. */
+	UpdateOptions unguarded;
+	unguarded.recorded_relid = 16384;
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), unguarded),
+	          BuildUpdate(kTable, set.names(), key.names(), UpdateOptions{}));
 }
 
 TEST(BuildUpdate, DeltaColumns) {
@@ -181,24 +210,32 @@ TEST(BuildUpdate, DeltaColumns) {
 	NameList key{"id"};
 	const bool delta[] = {false, true, true};
 	/* old values follow SET ($1..$3), key ($4) and origin ($5): n's is $6, m's is $7 */
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true, delta),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(0, delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
 	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($6, 0)), "
 	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($7, 0)) "
 	          "WHERE \"id\" = $4 AND " +
 	              kOrigin + " = $5");
 	/* without the origin guard the old values start one earlier */
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), false, delta),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Deltas(delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
 	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($5, 0)), "
 	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($6, 0)) "
 	          "WHERE \"id\" = $4");
+	/* with the recorded-version check, after its key parameter ($6): n's is $7, m's is $8 */
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(77, delta)),
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
+	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($7, 0)), "
+	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($8, 0)) "
+	          "WHERE \"id\" = $4 AND " +
+	              kOrigin + " = $5" + kRecorded +
+	              "77::pg_catalog.oid AND v.key = $6 AND v.xmin = \"public\".\"t\".xmin)");
 }
 
 TEST(BuildUpdate, DeltaColumnWithAwkwardName) {
 	NameList set{"bal\"ance"};
 	const bool delta[] = {true};
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"id"}.names(), false, delta),
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"id"}.names(), Deltas(delta)),
 	          "UPDATE \"public\".\"t\" SET \"bal\"\"ance\" = COALESCE(\"bal\"\"ance\", 0) + (COALESCE($1, 0) - "
 	          "COALESCE($3, 0)) WHERE \"id\" = $2");
 }
@@ -207,8 +244,8 @@ TEST(BuildUpdate, AllFalseDeltaIsPlainUpdate) {
 	NameList set{"a", "b"};
 	NameList key{"id"};
 	const bool delta[] = {false, false};
-	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), true, delta),
-	          BuildUpdate(kTable, set.names(), key.names(), true));
+	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(0, delta)),
+	          BuildUpdate(kTable, set.names(), key.names(), Guarded()));
 }
 
 TEST(BuildDelete, Exact) {
@@ -279,6 +316,7 @@ struct Shape {
 	size_t set_count;
 	size_t key_count;
 	bool guarded;
+	bool recorded;           /* with guarded: the recorded-version check of BuildUpdate */
 	std::vector<bool> delta; /* empty: no delta array */
 };
 
@@ -295,7 +333,11 @@ std::vector<std::string> BuildAll(const Shape &s, const std::string &name) {
 		delta[i] = s.delta[i];
 	out.push_back(BuildInsert(table, set.names(), s.guarded));
 	out.push_back(BuildGuardedInsert(table, set.names(), s.guarded, key.names(), 42));
-	out.push_back(BuildUpdate(table, set.names(), key.names(), s.guarded, s.delta.empty() ? nullptr : delta));
+	UpdateOptions options;
+	options.guarded = s.guarded;
+	options.recorded_relid = s.recorded ? 16384 : 0;
+	options.delta = s.delta.empty() ? nullptr : delta;
+	out.push_back(BuildUpdate(table, set.names(), key.names(), options));
 	out.push_back(BuildDelete(table, key.names(), s.guarded));
 	out.push_back(BuildLookup(table, key.names()));
 	out.push_back(BuildLookup(table, key.names(), set.names()));
@@ -322,7 +364,8 @@ TEST_P(StatementShape, ParametersAreOneToNEachOnce) {
 		std::vector<std::string> built = BuildAll(s, name);
 		ExpectParamsOneToN(built[0], s.set_count);
 		ExpectParamsOneToN(built[1], s.set_count + 1);
-		ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? 1 : 0) + deltas);
+		ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? 1 : 0) +
+		                                 (s.guarded && s.recorded ? 1 : 0) + deltas);
 		ExpectParamsOneToN(built[3], s.key_count + (s.guarded ? 1 : 0));
 		ExpectParamsOneToN(built[4], s.key_count);
 		ExpectParamsOneToN(built[5], s.set_count + s.key_count);
@@ -338,10 +381,13 @@ TEST_P(StatementShape, NoStatementSeparatorOutsideIdentifiers) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, StatementShape,
     ::testing::Values(
-        Shape{"OneKey", 1, 1, false, {}}, Shape{"OneKeyGuarded", 1, 1, true, {}}, Shape{"Composite", 3, 2, true, {}},
-        Shape{"DeltaFirst", 2, 1, true, {true, false}}, Shape{"DeltaAll", 3, 1, false, {true, true, true}},
-        Shape{"Wide", 12, 3, true, {}},
-        Shape{"WideDelta", 11, 1, true, {false, true, false, true, false, true, false, true, false, true, true}}),
+        Shape{"OneKey", 1, 1, false, false, {}}, Shape{"OneKeyGuarded", 1, 1, true, false, {}},
+        Shape{"GuardedRecorded", 2, 1, true, true, {}}, Shape{"RecordedWithoutGuard", 2, 1, false, true, {}},
+        Shape{"Composite", 3, 2, true, false, {}}, Shape{"DeltaFirst", 2, 1, true, false, {true, false}},
+        Shape{"DeltaRecorded", 3, 2, true, true, {false, true, true}},
+        Shape{"DeltaAll", 3, 1, false, false, {true, true, true}}, Shape{"Wide", 12, 3, true, true, {}},
+        Shape{
+            "WideDelta", 11, 1, true, false, {false, true, false, true, false, true, false, true, false, true, true}}),
     [](const ::testing::TestParamInfo<Shape> &info) { return info.param.name; });
 
 } // namespace

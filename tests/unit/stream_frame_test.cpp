@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/support.hpp"
+#include "tests/unit/support/support.hpp"
 
 namespace concord::protocol {
 namespace {

@@ -24,7 +24,7 @@
 #include <variant>
 #include <vector>
 
-#include "tests/unit/support.hpp"
+#include "tests/unit/support/support.hpp"
 
 namespace concord::protocol {
 namespace {

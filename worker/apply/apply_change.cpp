@@ -21,6 +21,7 @@ extern "C" {
 #include "extension/bridge/pg_guard.hpp"
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/execute.hpp"
+#include "worker/apply/insert_batch.hpp"
 #include "worker/apply/relation_map.hpp"
 #include "worker/apply/run_as_owner.hpp"
 #include "worker/apply/tuple_values.hpp"
@@ -65,6 +66,15 @@ void ApplyInsert(protocol::Reader &r) {
 	LocalTarget *t;
 	RemoteRelation *rel = StartChange(r, "INSERT", &t);
 	TupleValues row;
+	if (CanBatch(t)) {
+		/* Read straight into the batch's memory: the row lives until the batch is applied. */
+		MemoryContext old = MemoryContextSwitchTo(BatchContext());
+		ReadTupleText(r, rel, t, &row);
+		MemoryContextSwitchTo(old);
+		ExpectEnd(r, "INSERT");
+		AddToBatch(rel, row);
+		return;
+	}
 	ReadTuple(r, rel, t, &row);
 	ExpectEnd(r, "INSERT");
 	if (t->nuniques == 0 && ExecInsert(rel, &row, true) == 1)

@@ -17,6 +17,7 @@ extern "C" {
 
 #include "worker/apply/apply_change.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/insert_batch.hpp"
 #include "worker/apply/skip.hpp"
 #include "worker/apply/tuple_values.hpp"
 
@@ -74,6 +75,11 @@ void HandleBegin(protocol::Reader &r, shmem::PeerSlot *slot) {
 	LWLockRelease(&shmem::state->lock);
 
 	StartTransactionCommand();
+	/*
+	 * One snapshot for the whole transaction, for input functions and the
+	 * like; every SPI statement still takes its own fresh one.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "concord: SPI_connect failed");
 	state->in_remote_xact = true;
@@ -84,7 +90,9 @@ void HandleChange(protocol::MessageType type, protocol::Reader &r) {
 	state->changes_in_xact++;
 	if (state->skipping)
 		return;
-	PushActiveSnapshot(GetTransactionSnapshot());
+	/* Only inserts join a batch; anything else applies what was gathered first. */
+	if (type != protocol::MessageType::kInsert)
+		FlushBatch();
 	switch (type) {
 	case protocol::MessageType::kInsert:
 		ApplyInsert(r);
@@ -101,7 +109,6 @@ void HandleChange(protocol::MessageType type, protocol::Reader &r) {
 	default:
 		break;
 	}
-	PopActiveSnapshot();
 	state->current_action = nullptr;
 	state->current_relation = nullptr;
 }
@@ -115,8 +122,10 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 
 	if (state->skipping)
 		RecordSkippedTransaction(m.end_lsn);
+	FlushBatch();
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "concord: SPI_finish failed");
+	PopActiveSnapshot();
 	replorigin_session_origin_lsn = m.end_lsn;
 	replorigin_session_origin_timestamp = m.commit_time;
 	CommitTransactionCommand();
@@ -145,6 +154,7 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 }
 
 void AbandonRemoteTransaction() {
+	DiscardBatch();
 	if (state->in_remote_xact) {
 		AbortCurrentTransaction();
 		state->in_remote_xact = false;

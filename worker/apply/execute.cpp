@@ -11,6 +11,8 @@ extern "C" {
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/plans.hpp"
 #include "worker/apply/run_as_owner.hpp"
+#include "worker/conflict/local_version.hpp"
+#include "extension/shmem/shared_state.hpp"
 
 namespace concord::apply {
 
@@ -44,6 +46,42 @@ bytea *TombstoneKey(const LocalTarget *t, const Datum *key_values) {
 	return tombstone::BuildKey(t->nkeys, t->key_send, key_values);
 }
 
+bool MayHaveTombstones(LocalTarget *t, uint64 *epoch) {
+	uint64 now = shmem::TombstoneEpoch(t->relid);
+	*epoch = now;
+	if (now == t->tombstone_epoch)
+		return t->may_have_tombstones;
+	/* Read the epoch first: a tombstone committed during the query bumps it again. */
+	Datum params[1] = {ObjectIdGetDatum(t->relid)};
+	static SPIPlanPtr plan = nullptr;
+	if (plan == nullptr) {
+		Oid types[1] = {OIDOID};
+		plan = PrepareKept("SELECT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = $1)", 1, types);
+	}
+	int rc = SPI_execute_plan(plan, params, nullptr, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "concord: looking for tombstones failed: %s", SPI_result_code_string(rc));
+	bool isnull;
+	t->may_have_tombstones = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	t->tombstone_epoch = now;
+	return t->may_have_tombstones;
+}
+
+void RecheckTombstones(LocalTarget *t, uint64 epoch, TupleValues *rows, int nrows) {
+	if (shmem::TombstoneEpoch(t->relid) == epoch)
+		return;
+	for (int i = 0; i < nrows; i++) {
+		ConvertTuple(t, &rows[i]);
+		if (conflict_pg::LookupTombstone(t->relid, TombstoneKey(t, KeyValues(t, &rows[i]))).exists)
+			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			                errmsg("a key of table \"%s\" was deleted here while a change from peer \"%s\" "
+			                       "inserted it",
+			                       t->display_name, state->peer_name),
+			                errdetail("The transaction is retried, and then resolved against the delete.")));
+	}
+}
+
 uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 	LocalTarget *t = &rel->target;
 	if (row->any_unchanged)
@@ -51,10 +89,12 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 		                errmsg("cannot insert a row of \"%s\" from peer \"%s\": a TOASTed value was not sent",
 		                       t->display_name, state->peer_name),
 		                errhint("Set REPLICA IDENTITY FULL on the table on every node so updates carry whole rows.")));
-	SPIPlanPtr plan = InsertPlan(rel, guarded);
+	uint64 epoch = 0;
+	bool tombstones = guarded && MayHaveTombstones(t, &epoch);
+	SPIPlanPtr plan = InsertPlan(rel, guarded, tombstones);
 	Datum *values = row->values;
 	char *nulls = row->nulls;
-	if (guarded) {
+	if (tombstones) {
 		values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->ncols + 1)));
 		nulls = static_cast<char *>(palloc(t->ncols + 2));
 		memcpy(values, row->values, sizeof(Datum) * t->ncols);
@@ -63,7 +103,10 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 		nulls[t->ncols] = ' ';
 		nulls[t->ncols + 1] = '\0';
 	}
-	return Run(t, plan, values, nulls, SPI_OK_INSERT, "INSERT");
+	uint64 inserted = Run(t, plan, values, nulls, SPI_OK_INSERT, "INSERT");
+	if (guarded && !tombstones && inserted > 0)
+		RecheckTombstones(t, epoch, const_cast<TupleValues *>(row), 1);
+	return inserted;
 }
 
 uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_values, const TupleValues *old_row,

@@ -21,6 +21,20 @@ Datum *KeyValues(const LocalTarget *t, const TupleValues *tuple);
 bytea *TombstoneKey(const LocalTarget *t, const Datum *key_values);
 
 /*
+ * Whether the table may hold tombstones, looked up only when some
+ * transaction wrote one of its bucket since the last look.  *epoch receives
+ * the epoch the answer holds for: pass it to RecheckTombstones after writing.
+ */
+bool MayHaveTombstones(LocalTarget *t, uint64 *epoch);
+
+/*
+ * After inserting rows believing the table had no tombstones at `epoch`: if a
+ * tombstone of one of the keys was committed meanwhile, raise (the
+ * transaction is retried, and then sees it).
+ */
+void RecheckTombstones(LocalTarget *t, uint64 epoch, TupleValues *rows, int nrows);
+
+/*
  * INSERT the row.  guarded: only if the key is free and has no tombstone
  * (returns 0 otherwise).  Returns the number of rows inserted.
  */

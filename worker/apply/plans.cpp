@@ -54,19 +54,36 @@ SPIPlanPtr PrepareKept(const char *sql, int nargs, Oid *types) {
 	return plan;
 }
 
-SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded) {
+SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded, bool tombstones) {
 	LocalTarget *t = &rel->target;
-	SPIPlanPtr *slot = guarded ? &t->insert_guarded : &t->insert_plain;
+	SPIPlanPtr *slot = !guarded ? &t->insert_plain : tombstones ? &t->insert_guarded : &t->insert_key_free;
 	if (*slot != nullptr)
 		return *slot;
 	MemoryContext old = MemoryContextSwitchTo(t->context);
 	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->ncols + 1)));
 	memcpy(types, t->types, sizeof(Oid) * t->ncols);
 	types[t->ncols] = BYTEAOID;
+	bool key_param = guarded && tombstones;
 	char *sql = guarded ? pg::ToPalloc(sql::BuildGuardedInsert(t->qualified_name, ColumnNames(rel, nullptr),
-	                                                           t->overriding, KeyNames(rel), t->relid))
+	                                                           t->overriding, KeyNames(rel), tombstones ? t->relid : 0))
 	                    : pg::ToPalloc(sql::BuildInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding));
-	*slot = PrepareKept(sql, t->ncols + (guarded ? 1 : 0), types);
+	*slot = PrepareKept(sql, t->ncols + (key_param ? 1 : 0), types);
+	MemoryContextSwitchTo(old);
+	return *slot;
+}
+
+SPIPlanPtr BatchInsertPlan(RemoteRelation *rel, bool tombstones) {
+	LocalTarget *t = &rel->target;
+	SPIPlanPtr *slot = tombstones ? &t->insert_batch : &t->insert_batch_key_free;
+	if (*slot != nullptr)
+		return *slot;
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->ncols + 1)));
+	memcpy(types, t->array_types, sizeof(Oid) * t->ncols);
+	types[t->ncols] = BYTEAARRAYOID;
+	char *sql = pg::ToPalloc(sql::BuildBatchInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding,
+	                                               KeyNames(rel), tombstones ? t->relid : 0));
+	*slot = PrepareKept(sql, t->ncols + (tombstones ? 1 : 0), types);
 	MemoryContextSwitchTo(old);
 	return *slot;
 }
@@ -149,7 +166,9 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 }
 
 void FreePlans(LocalTarget *t) {
-	SPIPlanPtr *singles[] = {&t->insert_plain, &t->insert_guarded, &t->delete_plain, &t->delete_guarded, &t->lookup};
+	SPIPlanPtr *singles[] = {&t->insert_plain,     &t->insert_guarded,        &t->insert_key_free,
+	                         &t->insert_batch,     &t->insert_batch_key_free, &t->delete_plain,
+	                         &t->delete_guarded,   &t->lookup};
 	for (SPIPlanPtr *p : singles) {
 		if (*p != nullptr)
 			SPI_freeplan(*p);

@@ -17,7 +17,13 @@
 
 namespace concord::apply {
 
-SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded);
+/*
+ * guarded: insert only into a free key (ON CONFLICT DO NOTHING); tombstones:
+ * and only if the key has no tombstone (an extra bytea parameter).
+ */
+SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded, bool tombstones = true);
+/* The batched guarded insert: arrays of every column, then (tombstones) bytea[] keys. */
+SPIPlanPtr BatchInsertPlan(RemoteRelation *rel, bool tombstones);
 SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded);
 SPIPlanPtr LookupPlan(RemoteRelation *rel);
 /*

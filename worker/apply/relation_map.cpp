@@ -165,6 +165,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->in_funcs = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1)));
 	t->key_cols = static_cast<int *>(palloc0(sizeof(int) * Max(rel->natts, 1)));
 	t->key_send = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1)));
+	t->array_types = static_cast<Oid *>(palloc0(sizeof(Oid) * Max(rel->natts, 1)));
 	t->nkeys = 0;
 	t->overriding = false;
 
@@ -198,6 +199,7 @@ void BuildTarget(RemoteRelation *rel) {
 		t->typmods[c] = att->atttypmod;
 		Oid in_func;
 		getTypeInputInfo(att->atttypid, &in_func, &t->ioparams[c]);
+		t->array_types[c] = get_array_type(att->atttypid);
 		fmgr_info_cxt(in_func, &t->in_funcs[c], t->context);
 	}
 	/* Key columns in local attribute order: the order tombstone keys use. */
@@ -216,6 +218,11 @@ void BuildTarget(RemoteRelation *rel) {
 		                errmsg("peer \"%s\" sent table \"%s\" without key columns", state->peer_name, t->display_name)));
 	LoadConflictConfig(rel, t);
 	LoadUniqueIndexes(rel, t, local);
+	/* Batches need an array type per column and no other unique index to check row by row. */
+	t->batchable = t->nuniques == 0;
+	for (int c = 0; c < t->ncols; c++)
+		if (!OidIsValid(t->array_types[c]))
+			t->batchable = false;
 	table_close(local, NoLock);
 	t->valid = true;
 	MemoryContextSwitchTo(old);

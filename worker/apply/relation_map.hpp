@@ -80,7 +80,15 @@ struct LocalTarget {
 
 	/* Plans, prepared on first use. */
 	SPIPlanPtr insert_plain;
-	SPIPlanPtr insert_guarded;
+	SPIPlanPtr insert_guarded;     /* key free and no tombstone */
+	SPIPlanPtr insert_key_free;    /* key free (the table has no tombstones) */
+	SPIPlanPtr insert_batch;       /* unnest() of one array per column, tombstones checked */
+	SPIPlanPtr insert_batch_key_free;
+	/* Tombstones of this table as last looked at (see shmem tombstone_epoch). */
+	uint64 tombstone_epoch;
+	bool may_have_tombstones;
+	Oid *array_types;         /* array type of each column's type (InvalidOid: none) */
+	bool batchable;
 	SPIPlanPtr delete_plain;
 	SPIPlanPtr delete_guarded;
 	SPIPlanPtr lookup;

@@ -21,13 +21,11 @@ void RecordSkippedTransaction(XLogRecPtr remote_end_lsn) {
 	Oid types[4] = {TEXTOID, TIMESTAMPTZOID, PG_LSNOID, INT8OID};
 	Datum values[4] = {CStringGetTextDatum(state->peer_name), TimestampTzGetDatum(state->remote_commit_time),
 	                   LSNGetDatum(state->remote_final_lsn), Int64GetDatum(static_cast<int64>(state->changes_in_xact))};
-	PushActiveSnapshot(GetTransactionSnapshot());
 	int rc = SPI_execute_with_args(
 	    "INSERT INTO concord.conflicts (relation, conflict_type, resolution, remote_origin, remote_commit_ts, "
 	    "remote_lsn, remote_tuple) VALUES (NULL, 'transaction_skipped', 'skipped', $1, $2, $3, "
 	    "jsonb_build_object('changes', $4))",
 	    4, types, values, nullptr, false, 0);
-	PopActiveSnapshot();
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: recording the skipped transaction failed: %s", SPI_result_code_string(rc));
 	ereport(LOG, (errmsg("concord: skipped the transaction from peer \"%s\" ending at %X/%X (%llu changes), as "

@@ -18,7 +18,9 @@ void CheckReader(const protocol::Reader &r, const char *what) {
 		                       r.error(), r.error_offset())));
 }
 
-void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleValues *out) {
+namespace {
+
+void ReadValues(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleValues *out, bool keep_text) {
 	int ncols = r.GetTupleHeader();
 	CheckReader(r, "tuple");
 	if (ncols != rel->natts)
@@ -30,6 +32,8 @@ void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleVa
 	out->nulls = static_cast<char *>(palloc(Max(ncols, 1)));
 	out->unchanged = static_cast<char *>(palloc0(Max(ncols, 1)));
 	out->any_unchanged = false;
+	out->texts = keep_text ? static_cast<char **>(palloc0(sizeof(char *) * Max(ncols, 1))) : nullptr;
+	out->converted = !keep_text;
 	for (int c = 0; c < ncols; c++) {
 		protocol::Value v;
 		r.GetValue(&v);
@@ -46,7 +50,10 @@ void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleVa
 			break;
 		case protocol::ValueKind::kText: {
 			char *text = pnstrdup(v.data.data(), v.data.size());
-			out->values[c] = InputFunctionCall(&t->in_funcs[c], text, t->ioparams[c], t->typmods[c]);
+			if (keep_text)
+				out->texts[c] = text;
+			else
+				out->values[c] = InputFunctionCall(&t->in_funcs[c], text, t->ioparams[c], t->typmods[c]);
 			break;
 		}
 		case protocol::ValueKind::kBinary:
@@ -55,6 +62,26 @@ void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleVa
 			                       state->peer_name, protocol::kProtocolVersion)));
 		}
 	}
+}
+
+} // namespace
+
+void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleValues *out) {
+	ReadValues(r, rel, t, out, false);
+}
+
+void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleValues *out) {
+	ReadValues(r, rel, t, out, true);
+}
+
+void ConvertTuple(const LocalTarget *t, TupleValues *tuple) {
+	if (tuple->converted)
+		return;
+	for (int c = 0; c < tuple->ncols; c++)
+		if (tuple->texts[c] != nullptr)
+			tuple->values[c] =
+			    InputFunctionCall(&t->in_funcs[c], tuple->texts[c], t->ioparams[c], t->typmods[c]);
+	tuple->converted = true;
 }
 
 } // namespace concord::apply

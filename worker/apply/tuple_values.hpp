@@ -14,10 +14,12 @@ namespace concord::apply {
 
 struct TupleValues {
 	int ncols;
-	Datum *values;     /* local type of each remote column */
+	Datum *values;     /* local type of each remote column (see texts) */
 	char *nulls;       /* SPI convention: 'n' null, ' ' not null */
 	char *unchanged;   /* 1: unchanged TOASTed value, not sent */
 	bool any_unchanged;
+	char **texts;      /* the values as sent (text form), when kept; values then filled on demand */
+	bool converted;    /* values[] hold the converted Datums */
 };
 
 /*
@@ -25,6 +27,15 @@ struct TupleValues {
  * column's input function.  Raises on malformed input.
  */
 void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *target, TupleValues *out);
+
+/*
+ * Like ReadTuple, but keeps the text of each value and converts nothing yet
+ * (a batch may hand the text straight to COPY).  Convert with ConvertTuple.
+ */
+void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *target, TupleValues *out);
+
+/* Fills values[] from texts[] with the local input functions (no-op if done). */
+void ConvertTuple(const LocalTarget *target, TupleValues *tuple);
 
 /* Raises a protocol error naming the peer if the reader failed. */
 void CheckReader(const protocol::Reader &r, const char *what);

@@ -1,6 +1,7 @@
 --
--- 01_node: concord.create_node(), concord.drop_node(), concord.nodes and
--- concord.redact_dsn().  Every error path of node creation.
+-- 01_node: concord.create_node(), concord.drop_node(), concord.nodes,
+-- concord.redact_dsn(), and leave_mesh() / wait_for_peers() on a node without
+-- peers.  Every error path of node creation.
 --
 -- Leaves the database without a node.
 --
@@ -10,6 +11,8 @@
 SELECT count(*) FROM concord.nodes;
 SELECT concord.drop_node();
 SELECT concord.wait_for_peers('1s');
+SELECT concord.wait_for_peers('1s', ARRAY['n2']);
+SELECT concord.leave_mesh();
 
 -- Node names: lowercase letters, digits and underscores, starting with a
 -- letter, at most 24 characters.
@@ -51,11 +54,37 @@ SELECT count(*) FROM concord.nodes;
 -- With no subscriber, wait_for_peers is true at once, whatever the timeout.
 SELECT concord.wait_for_peers();
 SELECT concord.wait_for_peers('0s');
-SELECT concord.wait_for_peers(NULL) IS NULL AS null_timeout;
+-- The timeout is required; the list of peers is optional (NULL or empty: all
+-- subscribers, NULL elements are ignored) ...
+SELECT concord.wait_for_peers(NULL);
+SELECT concord.wait_for_peers(NULL, ARRAY['n2']);
+SELECT concord.wait_for_peers('1s', NULL);
+SELECT concord.wait_for_peers('1s', '{}');
+SELECT concord.wait_for_peers('1s', ARRAY[NULL]::text[]);
+SELECT concord.wait_for_peers(peers => NULL);
+-- ... but every peer it names must subscribe to this node.
+SELECT concord.wait_for_peers('1s', ARRAY['n2']);
+SELECT concord.wait_for_peers('1s', ARRAY['n2', NULL]);
+SELECT concord.wait_for_peers('0s', ARRAY['abcdefghijklmnopqrstuvwx']);   -- this node itself
 
 -- drop_node removes the identity; a second call has nothing to drop.
 SELECT concord.drop_node();
 SELECT count(*) FROM concord.nodes;
+SELECT concord.drop_node();
+
+-- leave_mesh of a node with no peers just removes its identity.
+SELECT concord.create_node('n1', 'dbname=concord') IS NOT NULL AS created;
+SELECT concord.leave_mesh();
+SELECT count(*) FROM concord.nodes;
+SELECT concord.leave_mesh();
+
+-- A rolled-back drop_node changes nothing.
+SELECT concord.create_node('n1', 'dbname=concord') IS NOT NULL AS created;
+BEGIN;
+SELECT concord.drop_node();
+SELECT count(*) FROM concord.nodes;
+ROLLBACK;
+SELECT node_name FROM concord.nodes;
 SELECT concord.drop_node();
 
 -- A node can be created again after a drop, also from a URI.

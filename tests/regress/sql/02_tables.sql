@@ -77,6 +77,45 @@ SELECT concord.add_table('pk_full', 'error');
 SELECT relation, conflict_policy, resolver, delta_columns
   FROM concord.tables ORDER BY relation::text COLLATE "C";
 
+-- add_table installs two ENABLE ALWAYS triggers (they fire for applied
+-- changes too): concord_tombstone on DELETE, concord_tombstone_key on an
+-- UPDATE that changes the key.
+SELECT t.tgrelid::regclass AS relation, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS definition
+  FROM pg_trigger t
+ WHERE t.tgname LIKE 'concord%'
+ ORDER BY t.tgrelid::regclass::text COLLATE "C", t.tgname COLLATE "C";
+
+-- A delete, and an update that moves a row to another key, leave a tombstone
+-- of the old key; other updates do not.
+INSERT INTO with_pk (id, name) VALUES (1, 'one');
+UPDATE with_pk SET name = 'uno' WHERE id = 1;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_pk'::regclass;
+UPDATE with_pk SET id = 2 WHERE id = 1;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_pk'::regclass;
+DELETE FROM with_pk;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_pk'::regclass;
+-- The same key deleted again keeps one tombstone.
+INSERT INTO with_pk (id) VALUES (2);
+DELETE FROM with_pk;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_pk'::regclass;
+-- A replica identity index is the key too.
+INSERT INTO with_ri VALUES ('a', 1);
+UPDATE with_ri SET v = 2;
+UPDATE with_ri SET code = 'b';
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_ri'::regclass;
+DELETE FROM with_ri;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_ri'::regclass;
+-- The trigger function works only as concord installs it.
+SELECT concord.tombstone_trigger();
+CREATE TABLE trigger_misuse (id int PRIMARY KEY);
+CREATE TRIGGER misuse BEFORE DELETE ON trigger_misuse FOR EACH ROW EXECUTE FUNCTION concord.tombstone_trigger();
+CREATE TRIGGER misuse_insert AFTER INSERT ON trigger_misuse FOR EACH ROW EXECUTE FUNCTION concord.tombstone_trigger();
+INSERT INTO trigger_misuse VALUES (1);
+DROP TRIGGER misuse_insert ON trigger_misuse;
+INSERT INTO trigger_misuse VALUES (1);
+DELETE FROM trigger_misuse;
+DROP TABLE trigger_misuse;
+
 -- Each table once.
 SELECT concord.add_table('with_pk');
 SELECT concord.add_table('regress_tables.with_pk', 'keep_local');
@@ -144,19 +183,15 @@ SELECT concord.set_conflict_policy('with_pk', 'keep_local');
 ROLLBACK;
 SELECT relation, conflict_policy, resolver FROM concord.tables WHERE relation = 'with_pk'::regclass;
 
--- A resolver in use never dangles: dropping it is refused, or the table
--- loses it; either way concord.tables names no missing function.
-DO $$
-BEGIN
-    DROP FUNCTION resolve_ok(with_pk, with_pk, text);
-EXCEPTION WHEN dependent_objects_still_exist THEN
-    NULL;
-END
-$$;
-SELECT t.relation, t.resolver
-  FROM concord.tables t
- WHERE t.resolver IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = t.resolver);
+-- A resolver in use never dangles: dropping it is refused (event trigger
+-- concord_sql_drop), also with CASCADE, also inside a larger statement.
+DROP FUNCTION resolve_ok(with_pk, with_pk, text);
+DROP FUNCTION resolve_ok(with_pk, with_pk, text) CASCADE;
+DROP FUNCTION resolve_returns_text(with_pk, with_pk, text), resolve_ok(with_pk, with_pk, text);
+SELECT relation, conflict_policy, resolver FROM concord.tables WHERE relation = 'with_pk'::regclass;
+SELECT count(*) AS still_there FROM pg_proc WHERE proname IN ('resolve_ok', 'resolve_returns_text');
+-- A function that resolves nothing (any more) can be dropped.
+DROP FUNCTION resolve_varchar(with_pk, with_pk, varchar);
 
 -- ---------------------------------------------------------------------------
 -- set_delta_columns
@@ -205,37 +240,78 @@ SELECT concord.remove_table(NULL) IS NULL AS strict;
 SELECT concord.remove_table('with_ri');
 SELECT concord.remove_table('with_ri');
 SELECT relation FROM concord.tables ORDER BY relation::text COLLATE "C";
+-- ... with its triggers and tombstones.
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'with_ri'::regclass AND tgname LIKE 'concord%';
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'with_ri'::regclass;
+DELETE FROM with_ri;
 -- Removed tables can be added again.
 SELECT concord.add_table('with_ri', 'keep_local');
 SELECT relation, conflict_policy FROM concord.tables WHERE relation = 'with_ri'::regclass;
 
 -- A dropped table is no longer listed (its OID could be reused by a new,
--- unrelated table): dropping it is refused, or concord forgets it.
+-- unrelated table): the event trigger concord_sql_drop forgets it, with its
+-- tombstones and recorded row versions.
+CREATE TABLE drop_me (id int PRIMARY KEY, v text);
+SELECT concord.add_table('drop_me');
+INSERT INTO drop_me VALUES (1, 'a'), (2, 'b');
+DELETE FROM drop_me WHERE id = 1;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = 'drop_me'::regclass;
+SELECT 'drop_me'::regclass::oid AS drop_me_oid \gset
+INSERT INTO concord.row_version (relid, key, commit_ts, node) VALUES (:drop_me_oid, '\x01', now(), 'n9');
+DROP TABLE drop_me;
+SELECT count(*) AS listed FROM concord.replicated_table WHERE relid::oid = :drop_me_oid;
+SELECT count(*) AS tombstones FROM concord.tombstone WHERE relid = :drop_me_oid;
+SELECT count(*) AS row_versions FROM concord.row_version WHERE relid = :drop_me_oid;
+-- A rolled-back DROP TABLE keeps the table replicated.
 CREATE TABLE drop_me (id int PRIMARY KEY);
 SELECT concord.add_table('drop_me');
-DO $$
-BEGIN
-    DROP TABLE drop_me;
-EXCEPTION WHEN dependent_objects_still_exist THEN
-    NULL;
-END
-$$;
+BEGIN;
+DROP TABLE drop_me;
+SELECT count(*) FROM concord.tables WHERE relation::text = 'drop_me';
+ROLLBACK;
+SELECT relation, conflict_policy FROM concord.tables WHERE relation = 'drop_me'::regclass;
+-- Dropping a column, an index or a trigger of a replicated table keeps it replicated.
+ALTER TABLE drop_me ADD COLUMN extra int;
+CREATE INDEX drop_me_extra ON drop_me (extra);
+ALTER TABLE drop_me DROP COLUMN extra;
+SELECT relation FROM concord.tables WHERE relation = 'drop_me'::regclass;
+-- A table and its custom resolver dropped together (the resolver takes the
+-- table's row type, so it goes with the table).
+CREATE FUNCTION drop_me_resolver(local drop_me, remote drop_me, conflict_type text) RETURNS drop_me
+    LANGUAGE sql AS 'SELECT remote';
+SELECT concord.set_conflict_policy('drop_me', 'custom', 'drop_me_resolver(drop_me,drop_me,text)');
+SET client_min_messages = warning;
+DROP TABLE drop_me CASCADE;
+RESET client_min_messages;
+SELECT count(*) AS dangling FROM concord.replicated_table t
+ WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.relid);
+SELECT count(*) AS drop_me_resolver FROM pg_proc WHERE proname = 'drop_me_resolver';
+
+-- A whole schema dropped: its replicated tables are forgotten, also those
+-- with a custom resolver in the same schema.
+CREATE SCHEMA regress_gone;
+CREATE TABLE regress_gone.t1 (id int PRIMARY KEY);
+CREATE TABLE regress_gone.t2 (id int PRIMARY KEY);
+CREATE FUNCTION regress_gone.r2(local regress_gone.t2, remote regress_gone.t2, conflict_type text)
+    RETURNS regress_gone.t2 LANGUAGE sql AS 'SELECT remote';
+SELECT concord.add_table('regress_gone.t1');
+SELECT concord.add_table('regress_gone.t2');
+SELECT concord.set_conflict_policy('regress_gone.t2', 'custom', 'regress_gone.r2(regress_gone.t2,regress_gone.t2,text)');
+SET client_min_messages = warning;
+DROP SCHEMA regress_gone CASCADE;
+RESET client_min_messages;
 SELECT count(*) AS dangling FROM concord.replicated_table t
  WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.relid);
 
--- Clean up.
-DO $$
-BEGIN
-    PERFORM concord.remove_table(relid) FROM concord.replicated_table
-      WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = relid);
-END
-$$;
+-- Clean up: the schema goes with its replicated tables; concord forgets them.
+SELECT concord.set_conflict_policy('with_pk', 'last_update_wins');
+DROP FUNCTION resolve_ok(with_pk, with_pk, text);    -- resolves nothing now
+SELECT relation, conflict_policy FROM concord.tables ORDER BY relation::text COLLATE "C";
 RESET search_path;
 SET client_min_messages = warning;   -- the list of dropped objects is not the point
 DROP SCHEMA regress_tables CASCADE;
 RESET client_min_messages;
 DROP SERVER regress_concord_server;
 DROP FOREIGN DATA WRAPPER regress_concord_fdw;
--- Rows of dropped tables would outlive this file (see above).
-DELETE FROM concord.replicated_table;
 SELECT count(*) FROM concord.tables;
+SELECT count(*) FROM concord.tombstone;

@@ -1,7 +1,7 @@
 # ConcordTest.pm — helpers for concord's multi-node TAP scenarios, on top of
 # PostgreSQL::Test::Cluster.
 #
-# Every node gets the settings concord needs (see ../../../shared/API.md), one
+# Every node gets the server settings concord needs (the API's list), one
 # database ($ConcordTest::DB) with the extension and a node identity named
 # after the Cluster node.  Waits are bounded and poll a condition
 # (poll_query_until or a condition loop); nothing waits by sleeping a fixed
@@ -42,7 +42,20 @@ my $STABLE_OUTPUT =
     "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; "
   . "SET extra_float_digits = 3; SET bytea_output = 'hex'; ";
 
-# concord_node(NAME, conf => [lines], start => 1) — a started node with concord
+# True if this server knows output_plugin_libraries (15.19 and later load only
+# the output plugins it lists; older servers refuse to start if it is set).
+my $has_opl;
+sub _has_output_plugin_libraries
+{
+	if (!defined $has_opl)
+	{
+		my $config = `postgres --describe-config 2>/dev/null`;
+		$has_opl = $config =~ /^output_plugin_libraries\t/m ? 1 : 0;
+	}
+	return $has_opl;
+}
+
+# concord_node(NAME, conf => [lines]) — a started node with concord
 # installed in $DB and a node identity NAME.  NAME must be a valid concord node
 # name ([a-z][a-z0-9_]*).
 sub concord_node
@@ -59,7 +72,9 @@ sub concord_node
 			"max_replication_slots = 16",
 			"max_wal_senders = 16",
 			"max_worker_processes = 32",
-			"output_plugin_libraries = 'pgoutput, test_decoding, concord'",
+			(_has_output_plugin_libraries()
+				? "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
+				: ()),
 			"log_min_messages = info",
 			@{ $opt{conf} // [] }));
 	$node->start;
@@ -82,12 +97,13 @@ sub concord_nodes
 	return map { concord_node($_) } @args;
 }
 
-# How peers reach NODE: its socket directory and port (servers listen on no TCP address).
+# How peers reach NODE: its socket directory and port (servers listen on no
+# TCP address), as the bootstrap superuser (initdb names it after the OS user).
 sub dsn_of
 {
 	my ($node) = @_;
-	return sprintf('host=%s port=%d dbname=%s user=postgres',
-		$node->host, $node->port, $DB);
+	return sprintf('host=%s port=%d dbname=%s user=%s',
+		$node->host, $node->port, $DB, scalar getpwuid($<));
 }
 
 # Runs SQL in $DB on every node of the array ref.

@@ -9,6 +9,8 @@ SHOW track_commit_timestamp;
 SELECT concord.create_node('n1', 'dbname=concord');
 SELECT count(*) FROM concord.nodes;
 SELECT concord.subscribe('n2', 'dbname=concord');
+SELECT concord.subscribe('n2', 'dbname=concord', copy_data => true);
+SELECT concord.join_mesh('n1', 'dbname=concord', 'dbname=concord');
 -- Configuration that needs no node still works.
 CREATE TABLE t (id int PRIMARY KEY);
 SELECT concord.add_table('t');

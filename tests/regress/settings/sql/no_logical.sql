@@ -9,3 +9,5 @@ SHOW wal_level;
 SELECT concord.create_node('n1', 'dbname=concord');
 SELECT count(*) FROM concord.nodes;
 SELECT concord.subscribe('n2', 'dbname=concord');
+SELECT concord.subscribe('n2', 'dbname=concord', copy_data => true);
+SELECT concord.join_mesh('n1', 'dbname=concord', 'dbname=concord');

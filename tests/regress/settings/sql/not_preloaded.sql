@@ -12,6 +12,22 @@ SELECT count(*) FROM concord.nodes;
 SELECT concord.subscribe('n2', 'dbname=concord');
 SELECT concord.drop_node();
 SELECT concord.pause('n2');
+SELECT concord.join_mesh('n1', 'dbname=concord', 'dbname=concord');
+SELECT concord.leave_mesh();
+SELECT * FROM concord.peers;
+SELECT * FROM concord.copy_progress;
+-- concord.max_peers sizes shared memory: it exists only when preloaded.  The
+-- other settings exist (and keep their defaults).
+SHOW concord.max_peers;
+SHOW concord.retry_delay_max;
+-- Configuration that needs no worker still works, the event trigger too.
+CREATE TABLE t (id int PRIMARY KEY);
+SELECT concord.add_table('t');
+SELECT relation, conflict_policy FROM concord.tables;
+SELECT concord.copy_table('t', 'n2');
+SELECT concord.prune_conflicts('1 day');
+DROP TABLE t;
+SELECT count(*) FROM concord.tables;
 SELECT concord.redact_dsn('host=db1 password=hunter2');
 -- A new session that loads concord only as an output plugin.
 \c

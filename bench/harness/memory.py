@@ -1,0 +1,90 @@
+"""memory.py — peak memory of the apply worker and the walsender of a link.
+
+A thread finds the two processes (they start when the link is resumed) and
+reads /proc/<pid>/status every `interval` seconds until stopped:
+
+  VmHWM     the kernel's peak resident set size of the process since it
+            started (the figure asked for).  It counts shared memory the
+            process touched, so it grows with the number of shared_buffers
+            pages a transaction writes, for every system alike.
+  RssAnon   private (anonymous) resident memory, sampled; its peak is what a
+            process allocates for itself (reorder buffers, caches, tuples),
+            and is the figure the "memory flat in transaction size" target is
+            judged on.
+
+Both processes are fresh for each catch-up run (pause ends them), so VmHWM
+is the peak of that run.
+"""
+import threading
+
+FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssShmem")
+
+
+def read_status(pid):
+    """{field: kB} from /proc/<pid>/status, or None if the process is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in FIELDS:
+                    out[key] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return out
+
+
+class Sampler(threading.Thread):
+    def __init__(self, link, interval=0.1):
+        super().__init__(daemon=True)
+        self.link = link
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.peak = {"apply": {}, "walsender": {}}
+        self.pids = {"apply": None, "walsender": None}
+        self.error = None
+
+    def _pid(self, role, conn_sub, conn_prov):
+        # Own connections: the main thread keeps using the nodes' default ones.
+        if role == "apply":
+            return self.link.system.apply_pid(self.link, conn_sub)
+        return self.link.system.walsender_pid(self.link, conn_prov)
+
+    def run(self):
+        try:
+            conn_sub = self.link.subscriber.connect("concord_bench_sampler")
+            conn_prov = self.link.provider.connect("concord_bench_sampler")
+        except Exception as e:
+            self.error = str(e)
+            return
+        try:
+            while not self.stop_event.is_set():
+                self.sample(conn_sub, conn_prov)
+                self.stop_event.wait(self.interval)
+            self.sample(conn_sub, conn_prov)
+        except Exception as e:
+            self.error = str(e)
+        finally:
+            conn_sub.close()
+            conn_prov.close()
+
+    def sample(self, conn_sub, conn_prov):
+        for role in ("apply", "walsender"):
+            if self.pids[role] is None:
+                self.pids[role] = self._pid(role, conn_sub, conn_prov)
+                if self.pids[role] is None:
+                    continue
+            st = read_status(self.pids[role])
+            if st is None:
+                continue
+            peak = self.peak[role]
+            for k, v in st.items():
+                peak[k] = max(peak.get(k, 0), v)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=10)
+        return {
+            f"{role}_{k.lower()}_kb": self.peak[role].get(k) for role in ("apply", "walsender")
+            for k in ("VmHWM", "RssAnon")
+        }

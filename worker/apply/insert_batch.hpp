@@ -1,0 +1,42 @@
+/*
+ * insert_batch.hpp — consecutive INSERTs of one relation applied as one
+ * statement.
+ *
+ * Inside a remote transaction, runs of inserts into the same table are
+ * gathered (up to kMaxBatchRows) and applied with a single prepared
+ * INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO NOTHING, which
+ * pays the executor's start-up once per batch instead of once per row.
+ * Rows the statement did not insert (key taken or tombstoned) then go
+ * through the conflict slow path one by one, in their original order; rows
+ * it did insert meet themselves there and are skipped.  Any other message
+ * flushes the batch first, so changes apply in the peer's order.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+}
+
+#include "worker/apply/relation_map.hpp"
+#include "worker/apply/tuple_values.hpp"
+
+namespace concord::apply {
+
+inline constexpr int kMaxBatchRows = 1000;
+
+/* Memory the caller reads a batched row into (lives until the batch is flushed). */
+MemoryContext BatchContext();
+
+/* True if inserts into this target may be batched. */
+bool CanBatch(const LocalTarget *t);
+
+/* Adds a row (allocated in BatchContext()); flushes a full batch or one of another relation. */
+void AddToBatch(RemoteRelation *rel, const TupleValues &row);
+
+/* Applies what is gathered (no-op when empty). */
+void FlushBatch();
+
+/* Forgets what is gathered (the transaction is being abandoned). */
+void DiscardBatch();
+
+} // namespace concord::apply
