@@ -16,8 +16,10 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON SCHEMA concord FROM PUBLIC;
-GRANT USAGE ON SCHEMA concord TO concord_admin, pg_monitor;
+-- Every role may look names up in the schema: the apply worker's statements run
+-- as each table's owner and call the guard functions below.  Everything in the
+-- schema carries its own privileges (catalog tables: none for PUBLIC).
+GRANT USAGE ON SCHEMA concord TO PUBLIC;
 
 CREATE SEQUENCE concord.object_id_seq;
 
@@ -190,6 +192,21 @@ CREATE FUNCTION concord.tombstone_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'concord_tombstone_trigger' LANGUAGE C;
 COMMENT ON FUNCTION concord.tombstone_trigger() IS
     'records a deleted key of a replicated table (installed by add_table as ENABLE ALWAYS)';
+
+-- Guards of the apply worker's statements, which run as the table's owner:
+-- they answer yes/no about a table the caller may read, nothing more.
+CREATE FUNCTION concord.written_through(xid xid, origin oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_written_through' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION concord.written_through(xid, oid) IS
+    'true if transaction xid committed through replication origin origin (the apply fast path''s guard)';
+CREATE FUNCTION concord.key_deleted(relid oid, key bytea) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_key_deleted' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION concord.key_deleted(oid, bytea) IS
+    'true if the key of the table has a tombstone (requires SELECT on the table)';
+CREATE FUNCTION concord.version_recorded(relid oid, key bytea, writer xid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_version_recorded' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION concord.version_recorded(oid, bytea, xid) IS
+    'true if concord.row_version holds the version of the row with this key written by writer (requires SELECT on the table)';
 
 CREATE FUNCTION concord.prune_conflicts(older_than interval) RETURNS bigint
     AS 'MODULE_PATHNAME', 'concord_prune_conflicts' LANGUAGE C STRICT VOLATILE;

@@ -69,6 +69,7 @@ def measure(ctx, system, workload, rep):
     checksum = schema.CHECKSUMS["bulk" if workload.startswith("bulk") else workload]
 
     sync(link, timeout=a.timeout)
+    conflicts0 = system.conflicts(sub)
     if workload == "insert" or workload.startswith("bulk"):
         origin.execute("TRUNCATE bench_ins" if workload == "insert" else "TRUNCATE bench_bulk")
         sync(link, timeout=a.timeout)
@@ -94,6 +95,7 @@ def measure(ctx, system, workload, rep):
     t_end = arrival(sub, "bench_probe", end_id)
     apply_s = (t_end - t_start).total_seconds()
     got = sub.execute(checksum)
+    conflicts = system.conflicts(sub)
     rec = {
         "system": system.name, "workload": workload, "rep": rep,
         "transactions": txns, "rows": rows,
@@ -106,7 +108,11 @@ def measure(ctx, system, workload, rep):
         "backlog_wal_bytes": float(backlog),
         "verified": want == got,
         "sampler_error": sampler.error,
+        "conflicts_recorded": None if conflicts is None else conflicts - conflicts0,
     }
+    if rec["conflicts_recorded"]:
+        ctx.log(f"    note: {system.name} recorded {rec['conflicts_recorded']} conflict(s) on the subscriber "
+                "during this run, which writes at one node only")
     rec.update(mem)
     if want != got:
         ctx.fail(f"catch-up {workload} rep {rep}: {system.name} subscriber differs from the origin "

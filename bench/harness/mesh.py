@@ -97,6 +97,8 @@ def run_once(ctx, system, n, rep):
                 ctx.fail(f"{n}-node mesh on {system.name}: node {j}'s copy of node {i}'s table differs")
                 rec["verified"] = False
     rec.setdefault("verified", True)
+    counts = [system.conflicts(nd) for nd in nodes]
+    rec["conflicts_recorded_total"] = None if None in counts else sum(counts)
     return rec
 
 

@@ -12,7 +12,7 @@ measured times, which come from the trigger's time stamps.
 """
 import time
 
-from .pg import wait_until
+from .pg import BenchError, wait_until
 
 
 def probe(node, table="bench_probe"):
@@ -26,10 +26,40 @@ def arrival(node, table, probe_id):
     return rows[0][0] if rows else None
 
 
+# A subscriber whose replication origins have not moved for this long while
+# a probe is awaited has stalled (a failing apply retries for ever): the wait
+# fails then instead of at its timeout.  Generous, because a big transaction
+# moves them only at its commit.
+STALL_SECONDS = 120
+
+
+def origin_progress(node):
+    """Sum of the remote LSNs of every replication origin on node (all three systems keep
+    their progress in replication origins)."""
+    return node.value("SELECT coalesce(sum(remote_lsn - '0/0'), 0) FROM pg_replication_origin_status")
+
+
 def wait_arrival(link, table, probe_id, timeout):
-    return wait_until(f"probe {table}#{probe_id} to reach {link.subscriber} ({link.system.name} link {link})",
-                      lambda: arrival(link.subscriber, table, probe_id), timeout, interval=0.05,
-                      diagnose=link.diagnose)
+    sub = link.subscriber
+    state = {"progress": None, "since": time.monotonic(), "checked": 0.0}
+
+    def arrived():
+        v = arrival(sub, table, probe_id)
+        if v:
+            return v
+        now = time.monotonic()
+        if now - state["checked"] >= 2:
+            state["checked"] = now
+            p = origin_progress(sub)
+            if p != state["progress"]:
+                state["progress"], state["since"] = p, now
+            elif now - state["since"] > STALL_SECONDS:
+                raise BenchError(f"{link.system.name} link {link} made no progress for {STALL_SECONDS}s while "
+                                 f"probe {table}#{probe_id} was awaited\n" + link.diagnose())
+        return None
+
+    return wait_until(f"probe {table}#{probe_id} to reach {sub} ({link.system.name} link {link})", arrived,
+                      timeout, interval=0.05, diagnose=link.diagnose)
 
 
 def sync(link, table="bench_probe", timeout=600):

@@ -47,6 +47,10 @@ def setup_system(ctx, system):
     apply_s = sync(link, timeout=max(args.timeout, 600))
     for node in (origin, sub):
         node.script("VACUUM ANALYZE")
+    conflicts = system.conflicts(sub)
+    if conflicts:
+        ctx.log(f"    note: {system.name} recorded {conflicts} conflict(s) while applying the initial rows")
     ctx.log(f"  {system.name}: set up in {time.monotonic() - t0:.1f}s "
             f"(initial rows loaded at the origin in {load_s:.1f}s, applied {apply_s:.1f}s later)")
-    ctx.record("setup", {"system": system.name, "load_s": load_s, "initial_apply_s": apply_s})
+    ctx.record("setup", {"system": system.name, "load_s": load_s, "initial_apply_s": apply_s,
+                         "conflicts_recorded": conflicts})

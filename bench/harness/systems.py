@@ -103,6 +103,10 @@ class System:
     def walsender_app_name(self, link):
         return link.name
 
+    def conflicts(self, node):
+        """Conflicts the system recorded on node so far (None: it keeps no record)."""
+        return None
+
     # -- to implement --------------------------------------------------------
     def init_node(self, node, tables):
         raise NotImplementedError
@@ -140,6 +144,11 @@ class Concord(System):
 
     def link_key_kind(self, kind):
         return "any"  # one subscription per peer pair carries every table
+
+    def conflicts(self, node):
+        # No workload here writes a row at two nodes, so any recorded
+        # conflict means the measurement took concord's slow path.
+        return node.value("SELECT count(*) FROM concord.conflicts")
 
     def link_name(self, link):
         return f"n{link.provider.index}"  # the peer name, as the subscriber knows it

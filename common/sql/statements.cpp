@@ -9,8 +9,8 @@ namespace {
 
 /* Alias of the target table in lookups: unlikely to collide with a column name. */
 constexpr std::string_view kRowAlias = "\"concord row\"";
-/* The origin that last wrote the row; NULL (never equal) when unknown. */
-constexpr std::string_view kRowOrigin = "(pg_catalog.pg_xact_commit_timestamp_origin(xmin)).roident";
+/* True if the row was last written through the origin given as the parameter that follows. */
+constexpr std::string_view kRowOrigin = "concord.written_through(xmin, ";
 
 std::string Param(size_t n) { return "$" + std::to_string(n); }
 
@@ -94,9 +94,9 @@ std::string BuildGuardedInsert(std::string_view table, Names columns, bool overr
 	} else {
 		out.append(" SELECT ");
 		AppendParamList(&out, 1, columns.count);
-		out.append(" WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = ");
+		out.append(" WHERE NOT concord.key_deleted(");
 		out.append(std::to_string(relid));
-		out.append("::pg_catalog.oid AND key = ");
+		out.append("::pg_catalog.oid, ");
 		out.append(Param(columns.count + 1));
 		out.append(")");
 	}
@@ -135,9 +135,9 @@ std::string BuildBatchInsert(std::string_view table, Names columns, bool overrid
 		out.append("c" + std::to_string(i + 1));
 	}
 	if (relid != 0) {
-		out.append(", concord_key) WHERE NOT EXISTS (SELECT 1 FROM concord.tombstone AS tb WHERE tb.relid = ");
+		out.append(", concord_key) WHERE NOT concord.key_deleted(");
 		out.append(std::to_string(relid));
-		out.append("::pg_catalog.oid AND tb.key = u.concord_key");
+		out.append("::pg_catalog.oid, u.concord_key");
 	}
 	out.append(") ON CONFLICT (");
 	AppendColumnList(&out, key_columns);
@@ -157,6 +157,11 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	std::string out = "UPDATE ";
 	out.append(table);
 	out.append(" SET ");
+	if (set_columns.count == 0 && key_columns.count > 0) {
+		/* Nothing but the key: a no-op assignment keeps the statement (and its row count) valid. */
+		std::string key = QuoteIdentifier(key_columns.items[0]);
+		out.append(key + " = " + key);
+	}
 	for (size_t i = 0; i < set_columns.count; i++) {
 		if (i > 0)
 			out.append(", ");
@@ -176,14 +181,12 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	if (guarded) {
 		out.append(" AND ");
 		out.append(kRowOrigin);
-		out.append(" = " + Param(origin_param));
+		out.append(Param(origin_param) + ")");
 	}
 	if (recorded) {
-		out.append(" AND NOT EXISTS (SELECT 1 FROM concord.row_version AS v WHERE v.relid = ");
+		out.append(" AND NOT concord.version_recorded(");
 		out.append(std::to_string(options.recorded_relid));
-		out.append("::pg_catalog.oid AND v.key = " + Param(key_bytes_param) + " AND v.xmin = ");
-		out.append(table);
-		out.append(".xmin)");
+		out.append("::pg_catalog.oid, " + Param(key_bytes_param) + ", xmin)");
 	}
 	return out;
 }
@@ -196,7 +199,7 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded)
 	if (guarded) {
 		out.append(" AND ");
 		out.append(kRowOrigin);
-		out.append(" = " + Param(key_columns.count + 1));
+		out.append(Param(key_columns.count + 1) + ")");
 	}
 	return out;
 }

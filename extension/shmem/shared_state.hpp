@@ -79,6 +79,11 @@ struct PeerSlot {
 	char last_error[kErrorLength];
 	TimestampTz last_error_at;
 	XLogRecPtr failing_lsn;    /* remote final LSN of the transaction that failed */
+	/*
+	 * A transaction applied optimistically (plain inserts) met an existing
+	 * key: it is retried at once with every insert checked for conflicts.
+	 */
+	XLogRecPtr careful_lsn;
 	int failures;
 	TimestampTz retry_at;
 };

@@ -5,6 +5,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/commit_ts.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"

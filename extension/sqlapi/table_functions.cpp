@@ -103,8 +103,8 @@ char *QualifiedRelationName(Oid relid) {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 }
 
-/* OLD."k1" IS DISTINCT FROM NEW."k1" OR ... over the table's key columns. */
-char *KeyChangedCondition(Oid relid) {
+/* "k1", "k2" ... : the table's key columns, quoted. */
+char *KeyColumnList(Oid relid) {
 	Relation rel = table_open(relid, AccessShareLock);
 	Bitmapset *key = catalog::KeyColumns(rel);
 	StringInfoData buf;
@@ -113,26 +113,28 @@ char *KeyChangedCondition(Oid relid) {
 	while ((member = bms_next_member(key, member)) >= 0) {
 		AttrNumber attnum = member + FirstLowInvalidHeapAttributeNumber;
 		const char *col = quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
-		appendStringInfo(&buf, "%sOLD.%s IS DISTINCT FROM NEW.%s", buf.len > 0 ? " OR " : "", col, col);
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", col);
 	}
 	table_close(rel, AccessShareLock);
 	return buf.data;
 }
 
 /*
- * Installs the triggers that remember deleted keys: on DELETE, and on an
- * UPDATE that moves a row to another key.  ENABLE ALWAYS: they must fire for
- * the apply worker's writes too (session_replication_role = replica).
+ * Installs the triggers that remember deleted keys.  On DELETE, ENABLE
+ * ALWAYS: it fires for the apply worker's deletes too.  On an UPDATE OF the
+ * key columns (the function records the old key only if it really changed):
+ * local writes only — the apply worker turns a key change into a DELETE and
+ * an INSERT itself, and "UPDATE OF" keeps the trigger out of every other
+ * update entirely.
  */
 void InstallTombstoneTrigger(Oid relid) {
 	char *name = QualifiedRelationName(relid);
 	char *sql = psprintf("CREATE TRIGGER concord_tombstone AFTER DELETE ON %s FOR EACH ROW "
 	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
 	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone; "
-	                     "CREATE TRIGGER concord_tombstone_key AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
-	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
-	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone_key",
-	                     name, name, name, KeyChangedCondition(relid), name);
+	                     "CREATE TRIGGER concord_tombstone_key AFTER UPDATE OF %s ON %s FOR EACH ROW "
+	                     "EXECUTE FUNCTION concord.tombstone_trigger()",
+	                     name, name, KeyColumnList(relid), name);
 	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 

@@ -1,8 +1,9 @@
 /*
  * trigger.cpp — concord.tombstone_trigger(): on every replicated table,
- * AFTER DELETE FOR EACH ROW, and AFTER UPDATE FOR EACH ROW when the key
- * changes (the old key is deleted as far as convergence is concerned).
- * ENABLE ALWAYS, so it fires for local writes and the apply worker's alike.
+ * AFTER DELETE FOR EACH ROW (ENABLE ALWAYS: local and applied deletes), and
+ * AFTER UPDATE OF the key columns (local updates only; see add_table) where
+ * it records the old key if the key really changed — as far as convergence
+ * is concerned the old key was deleted.
  */
 extern "C" {
 #include "postgres.h"
@@ -48,6 +49,8 @@ Datum Fire(FunctionCallInfo fcinfo) {
 
 	auto *send_funcs = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * nkeys));
 	auto *values = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
+	auto *new_values = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
+	bool is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	int i = 0;
 	int member = -1;
 	/* tg_trigtuple is the deleted row, or the old row of an update. */
@@ -58,13 +61,25 @@ Datum Fire(FunctionCallInfo fcinfo) {
 		values[i] = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
 		if (isnull)
 			return PointerGetDatum(nullptr);
+		if (is_update) {
+			new_values[i] = heap_getattr(td->tg_newtuple, attnum, desc, &isnull);
+			if (isnull)
+				return PointerGetDatum(nullptr);
+		}
 		Oid send;
 		bool varlena;
 		getTypeBinaryOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &send, &varlena);
 		fmgr_info(send, &send_funcs[i]);
 		i++;
 	}
-	Record(RelationGetRelid(rel), BuildKey(nkeys, send_funcs, values));
+	bytea *old_key = BuildKey(nkeys, send_funcs, values);
+	if (is_update) {
+		/* UPDATE OF a key column fires even if the value stays: compare the keys themselves. */
+		bytea *new_key = BuildKey(nkeys, send_funcs, new_values);
+		if (VARSIZE(old_key) == VARSIZE(new_key) && memcmp(old_key, new_key, VARSIZE(old_key)) == 0)
+			return PointerGetDatum(nullptr);
+	}
+	Record(RelationGetRelid(rel), old_key);
 	return PointerGetDatum(nullptr);
 }
 

@@ -49,13 +49,19 @@ for t in "$TAP_DIR"/[0-9]*.pl; do
 done
 [ ${#tests[@]} -gt 0 ] || die "no TAP scenarios selected"
 
-# Prints the tail of the scenario's own log and of each of its nodes' server logs.
+# Prints the tail of the scenario's own log and of each of its nodes' server
+# logs (without the statements the tests' polling logs, which would fill it).
 show_logs() {
-    local name=$1 f
-    for f in "$work/tmp_check/log/regress_log_$name" "$work/tmp_check/log/${name}"_*.log; do
-        [ -f "$f" ] || continue
+    local name=$1 lines=${CONCORD_TAP_LOG_LINES:-60} f
+    f=$work/tmp_check/log/regress_log_$name
+    if [ -f "$f" ]; then
         printf '\n----- tail of %s -----\n' "$f"
-        tail -n "${CONCORD_TAP_LOG_LINES:-60}" "$f"
+        tail -n "$lines" "$f"
+    fi
+    for f in "$work/tmp_check/log/${name}"_*.log; do
+        [ -f "$f" ] || continue
+        printf '\n----- tail of %s (statements omitted) -----\n' "$f"
+        { grep -v ' LOG:  statement: ' "$f" || true; } | tail -n "$lines"
     done
 }
 

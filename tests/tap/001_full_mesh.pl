@@ -114,6 +114,28 @@ for my $name (@names)
 	delete $rows{$_} for $b + 6 .. $b + 8;
 	$rows{$id26} = "$name|$id26";
 }
+# Rows inserted and then changed within the same transaction (the apply may
+# batch inserts; the later changes must see them).
+for my $name (@names)
+{
+	my $b = $base{$name};
+	write_txn(
+		$name,
+		"INSERT INTO t SELECT g, '$name', g FROM generate_series($b + 30, $b + 39) g; "
+		  . "UPDATE t SET v = -31 WHERE id = $b + 31; "
+		  . "DELETE FROM t WHERE id = $b + 32; "
+		  . "INSERT INTO t VALUES ($b + 40, '$name', 0); "
+		  . "UPDATE t SET v = 40 WHERE id = $b + 40; "
+		  . "INSERT INTO t SELECT g, '$name', g FROM generate_series($b + 41, $b + 45) g",
+		(map { [ 't', $_, 'INSERT' ] } $b + 30 .. $b + 45),
+		[ 't', $b + 31, 'UPDATE' ],
+		[ 't', $b + 32, 'DELETE' ],
+		[ 't', $b + 40, 'UPDATE' ]);
+	$rows{$_} = "$name|$_" for $b + 30 .. $b + 45;
+	$rows{ $b + 31 } = "$name|-31";
+	delete $rows{ $b + 32 };
+	$rows{ $b + 40 } = "$name|40";
+}
 ok(wait_converged(\@nodes), 'phase 1 (own rows) converged');
 
 # Phase 2: nodes change rows that arrived from other nodes.
@@ -142,7 +164,9 @@ ok(wait_converged(\@nodes), 'TRUNCATE converged');
 is($_->safe_psql($ConcordTest::DB, 'SELECT (SELECT count(*) FROM tt) + (SELECT count(*) FROM tt2)'), '0',
 	$_->name . ': tt and tt2 are empty after TRUNCATE tt, tt2 at node_c')
   for @nodes;
-write_txn('node_b', "INSERT INTO tt VALUES (1, 'b1'), (2, 'b2'), (3, 'b3')");
+# Inserts around a TRUNCATE in one transaction: only the later ones survive.
+write_txn('node_b', "INSERT INTO tt VALUES (9, 'gone'), (1, 'gone'); TRUNCATE tt; "
+	. "INSERT INTO tt VALUES (1, 'b1'), (2, 'b2'), (3, 'b3')", [ 'tt', undef, 'TRUNCATE' ]);
 ok(wait_converged(\@nodes), 'inserts after TRUNCATE converged');
 is($_->safe_psql($ConcordTest::DB, "SELECT string_agg(v, ',' ORDER BY id) FROM tt"), 'b1,b2,b3',
 	$_->name . ': tt holds exactly the rows inserted after the TRUNCATE')

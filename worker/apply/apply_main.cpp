@@ -34,6 +34,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include "extension/bridge/pg_compat.hpp"
 #include "common/apply/backoff.hpp"
 #include "common/apply/flush_tracker.hpp"
 #include "common/conninfo/conninfo.hpp"
@@ -276,9 +277,26 @@ void StreamLoop() {
 	}
 }
 
+/*
+ * An optimistic plain insert met an existing key: not a failure to show, just
+ * a transaction to apply again at once with conflict checks.
+ */
+bool RecordCarefulRetry(const ErrorData *edata) {
+	if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION || !state->in_remote_xact || state->careful ||
+	    !state->optimistic_insert_done)
+		return false;
+	LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
+	my_slot->careful_lsn = state->remote_final_lsn;
+	my_slot->retry_at = 0;
+	LWLockRelease(&shmem::state->lock);
+	return true;
+}
+
 /* Records a failure for concord.peers and schedules the retry. */
 void RecordFailure(const ErrorData *edata) {
 	if (my_slot == nullptr)
+		return;
+	if (RecordCarefulRetry(edata))
 		return;
 	char message[shmem::kErrorLength];
 	const char *msg = edata->message != nullptr ? edata->message : "unknown error";
@@ -374,6 +392,14 @@ void concord_apply_main(Datum arg) {
 		MemoryContextSwitchTo(worker_context);
 		ErrorData *edata = CopyErrorData();
 		RecordFailure(edata);
+		if (my_slot != nullptr && my_slot->careful_lsn == state->remote_final_lsn && state->in_remote_xact &&
+		    !state->careful) {
+			/* Expected: exit quietly, the manager restarts us right away in careful mode. */
+			ereport(LOG, (errmsg("concord: retrying the transaction from peer \"%s\" ending at %X/%X with "
+			                     "conflict checks: a key it inserts exists here",
+			                     state->peer_name, CONCORD_LSN_ARGS(state->remote_final_lsn))));
+			proc_exit(1);
+		}
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

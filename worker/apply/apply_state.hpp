@@ -29,6 +29,8 @@ struct ApplyState {
 	/* The remote transaction in progress. */
 	bool in_remote_xact;
 	bool skipping;                 /* operator asked to skip this one */
+	bool careful;                  /* check every insert for an existing key (see careful_lsn) */
+	bool optimistic_insert_done;   /* a plain INSERT ran in this transaction */
 	XLogRecPtr remote_final_lsn;
 	TimestampTz remote_commit_time;
 	char *remote_origin_node;      /* from BEGIN; equals peer_name */

@@ -72,6 +72,8 @@ void HandleBegin(protocol::Reader &r, shmem::PeerSlot *slot) {
 
 	LWLockAcquire(&shmem::state->lock, LW_SHARED);
 	state->skipping = slot->skip_requested && slot->skip_lsn == m.final_lsn;
+	state->careful = slot->careful_lsn == m.final_lsn;
+	state->optimistic_insert_done = false;
 	LWLockRelease(&shmem::state->lock);
 
 	StartTransactionCommand();
@@ -145,6 +147,7 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 	slot->last_error_at = 0;
 	slot->failures = 0;
 	slot->failing_lsn = InvalidXLogRecPtr;
+	slot->careful_lsn = InvalidXLogRecPtr;
 	if (state->skipping) {
 		slot->skip_requested = false;
 		slot->skip_lsn = InvalidXLogRecPtr;

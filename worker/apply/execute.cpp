@@ -91,6 +91,17 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 		                errhint("Set REPLICA IDENTITY FULL on the table on every node so updates carry whole rows.")));
 	uint64 epoch = 0;
 	bool tombstones = guarded && MayHaveTombstones(t, &epoch);
+	/*
+	 * Optimistic: with no tombstones to respect, a plain INSERT saves the
+	 * extra index descent of ON CONFLICT.  A key that is taken after all
+	 * fails the transaction with unique_violation; it is then retried at once
+	 * in careful mode (apply_main.cpp), where every insert is checked.
+	 */
+	bool optimistic = guarded && !tombstones && !state->careful && t->nuniques == 0;
+	if (optimistic) {
+		guarded = false;
+		state->optimistic_insert_done = true;
+	}
 	SPIPlanPtr plan = InsertPlan(rel, guarded, tombstones);
 	Datum *values = row->values;
 	char *nulls = row->nulls;
@@ -104,7 +115,7 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 		nulls[t->ncols + 1] = '\0';
 	}
 	uint64 inserted = Run(t, plan, values, nulls, SPI_OK_INSERT, "INSERT");
-	if (guarded && !tombstones && inserted > 0)
+	if ((guarded || optimistic) && !tombstones && inserted > 0)
 		RecheckTombstones(t, epoch, const_cast<TupleValues *>(row), 1);
 	return inserted;
 }
@@ -119,7 +130,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	char *nulls = static_cast<char *>(palloc(max_args + 1));
 	int n = 0;
 	for (int c = 0; c < t->ncols; c++) {
-		if (row->unchanged[c] || (delta_only && !t->is_delta[c]))
+		if (row->unchanged[c] || (delta_only && !t->is_delta[c]) || rel->cols[c].is_key)
 			continue;
 		values[n] = row->values[c];
 		nulls[n++] = row->nulls[c];
@@ -138,7 +149,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	}
 	if (delta) {
 		for (int c = 0; c < t->ncols; c++) {
-			if (row->unchanged[c] || !t->is_delta[c])
+			if (row->unchanged[c] || !t->is_delta[c] || rel->cols[c].is_key)
 				continue;
 			values[n] = old_row->values[c];
 			nulls[n++] = old_row->nulls[c];

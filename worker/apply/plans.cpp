@@ -132,7 +132,8 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	int nargs = 0;
 	int nset = 0;
 	for (int c = 0; c < t->ncols; c++) {
-		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]);
+		/* Key columns never change here: a key change is applied as a delete and an insert. */
+		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]) && !rel->cols[c].is_key;
 		if (set[c]) {
 			types[nargs++] = t->types[c];
 			set_delta[nset++] = delta && t->is_delta[c];
