@@ -3,6 +3,8 @@
  */
 #include "extension/remote/remote.hpp"
 
+#include "extension/settings.hpp"
+
 extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -44,8 +46,20 @@ void RaiseRemoteError(PGconn *conn, const char *what, const char *peer, const PG
 
 PGconn *RemoteConnect(const char *dsn, bool replication, const char *appname, const char *peer,
                       int connect_timeout_s) {
-	const char *keys[5];
-	const char *vals[5];
+	/*
+	 * TCP keepalives and a user timeout derived from concord.peer_timeout: a
+	 * peer whose host vanishes or whose network silently drops packets is
+	 * noticed by the kernel within that time, not after the TCP default of
+	 * minutes (a frozen peer that still ACKs is caught by the worker's own
+	 * silence check).  Given after the DSN, these win over its own values.
+	 */
+	int timeout_s = Max(settings::peer_timeout_ms / 1000, 3);
+	char idle[16], interval[16], user_timeout[16];
+	snprintf(idle, sizeof(idle), "%d", Max(timeout_s / 4, 1));
+	snprintf(interval, sizeof(interval), "%d", Max(timeout_s / 8, 1));
+	snprintf(user_timeout, sizeof(user_timeout), "%d", timeout_s * 1000);
+	const char *keys[10];
+	const char *vals[10];
 	int n = 0;
 	keys[n] = "dbname";
 	vals[n++] = dsn;
@@ -55,6 +69,19 @@ PGconn *RemoteConnect(const char *dsn, bool replication, const char *appname, co
 	}
 	keys[n] = "fallback_application_name";
 	vals[n++] = appname;
+	if (settings::peer_timeout_ms > 0) {
+		keys[n] = "keepalives";
+		vals[n++] = "1";
+		keys[n] = "keepalives_idle";
+		vals[n++] = idle;
+		keys[n] = "keepalives_interval";
+		vals[n++] = interval;
+		keys[n] = "keepalives_count";
+		vals[n++] = "3";
+		keys[n] = "tcp_user_timeout";
+		vals[n++] = user_timeout;
+		connect_timeout_s = Min(connect_timeout_s, timeout_s);
+	}
 	keys[n] = nullptr;
 	vals[n] = nullptr;
 
