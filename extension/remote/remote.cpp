@@ -45,7 +45,7 @@ void RaiseRemoteError(PGconn *conn, const char *what, const char *peer, const PG
 }
 
 PGconn *RemoteConnect(const char *dsn, bool replication, const char *appname, const char *peer,
-                      int connect_timeout_s) {
+                      int requested_timeout_s) {
 	/*
 	 * TCP keepalives and a user timeout derived from concord.peer_timeout: a
 	 * peer whose host vanishes or whose network silently drops packets is
@@ -80,8 +80,10 @@ PGconn *RemoteConnect(const char *dsn, bool replication, const char *appname, co
 		vals[n++] = "3";
 		keys[n] = "tcp_user_timeout";
 		vals[n++] = user_timeout;
-		connect_timeout_s = Min(connect_timeout_s, timeout_s);
 	}
+	/* volatile: read inside PG_TRY below */
+	volatile int connect_timeout_s =
+	    settings::peer_timeout_ms > 0 ? Min(requested_timeout_s, timeout_s) : requested_timeout_s;
 	keys[n] = nullptr;
 	vals[n] = nullptr;
 
