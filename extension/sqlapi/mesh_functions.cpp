@@ -110,8 +110,15 @@ void CheckDsnLeadsHere(PGconn *self, const char *dsn_label) {
 		                errhint("Peers reach the new node through this DSN; it must connect to this very database.")));
 }
 
+/* What a join has set up so far, so a failure takes down exactly that. */
+struct JoinProgress {
+	bool node_created;
+	List *subscribed_members; /* of Member *: members now pulling from the new node */
+	List *added_tables;       /* of char *: tables this join added to the new node's configuration */
+};
+
 /* Copies V's table configuration onto this node (through `self`). */
-void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char *self_name) {
+void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char *self_name, JoinProgress *progress) {
 	PGresult *res = remote::RemoteExec(
 	    via,
 	    "SELECT relid::text, conflict_policy, resolver::text, delta_columns::text FROM concord.replicated_table "
@@ -122,13 +129,17 @@ void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char
 		const char *policy = PQgetvalue(res, i, 1);
 		bool custom = strcmp(policy, "custom") == 0;
 		const char *add[2] = {rel, custom ? "last_update_wins" : policy};
-		/* A table kept from an earlier membership (or a failed join) only takes the mesh's policy. */
+		/* A table kept from an earlier membership only takes the mesh's policy. */
+		const char *exists_param[1] = {rel};
+		char *exists = RemoteValue(self, "SELECT EXISTS (SELECT 1 FROM concord.tables WHERE relation = $1::regclass)", 1,
+		                           exists_param, "reading the replicated tables", self_name);
+		bool kept = exists != nullptr && strcmp(exists, "t") == 0;
 		PQclear(remote::RemoteExecParams(self,
-		                                 "SELECT CASE WHEN EXISTS (SELECT 1 FROM concord.tables "
-		                                 "WHERE relation = $1::regclass) "
-		                                 "THEN concord.set_conflict_policy($1::regclass, $2) "
-		                                 "ELSE concord.add_table($1::regclass, $2) END",
+		                                 kept ? "SELECT concord.set_conflict_policy($1::regclass, $2)"
+		                                      : "SELECT concord.add_table($1::regclass, $2)",
 		                                 2, add, PGRES_TUPLES_OK, "adding a replicated table", self_name));
+		if (!kept)
+			progress->added_tables = lappend(progress->added_tables, pstrdup(rel));
 		if (custom) {
 			const char *set[2] = {rel, PQgetvalue(res, i, 2)};
 			PQclear(remote::RemoteExecParams(self,
@@ -144,11 +155,6 @@ void CopyTableConfig(PGconn *via, const char *via_name, PGconn *self, const char
 	PQclear(res);
 }
 
-/* What a join has set up so far, so a failure takes down exactly that. */
-struct JoinProgress {
-	bool node_created;
-	List *subscribed_members; /* of Member *: members now pulling from the new node */
-};
 
 /*
  * Best-effort teardown after a failed join: the members this join made pull
@@ -175,8 +181,14 @@ void UndoJoin(const char *name, const char *dsn, const JoinProgress &progress) {
 	const char *keys[] = {"dbname", "connect_timeout", nullptr};
 	const char *vals[] = {dsn, "10", nullptr};
 	PGconn *self = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(self) == CONNECTION_OK)
+	if (PQstatus(self) == CONNECTION_OK) {
 		PQclear(PQexec(self, "SELECT concord.drop_node() FROM concord.node"));
+		foreach (lc, progress.added_tables) {
+			const char *params[1] = {static_cast<const char *>(lfirst(lc))};
+			PQclear(PQexecParams(self, "SELECT concord.remove_table($1::regclass)", 1, nullptr, params, nullptr,
+			                     nullptr, 0));
+		}
+	}
 	PQfinish(self);
 }
 
@@ -187,7 +199,7 @@ void JoinSteps(const char *name, const char *dsn, const char *via_dsn, const cha
 	PQclear(remote::RemoteExecParams(self, "SELECT concord.create_node($1, $2)", 2, create, PGRES_TUPLES_OK,
 	                                 "creating the node", name));
 	progress->node_created = true;
-	CopyTableConfig(via, via_name, self, name);
+	CopyTableConfig(via, via_name, self, name, progress);
 
 	/* 2 and 3 */
 	ListCell *lc;
@@ -250,7 +262,7 @@ Datum JoinMesh(FunctionCallInfo fcinfo) {
 	PGconn *via = nullptr;
 	List *members = NIL;
 	char *via_name = nullptr;
-	JoinProgress progress{false, NIL};
+	JoinProgress progress{false, NIL, NIL};
 	ErrorData *failure = nullptr;
 	MemoryContext caller = CurrentMemoryContext;
 	PG_TRY();

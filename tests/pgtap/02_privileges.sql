@@ -29,7 +29,9 @@ INSERT INTO views VALUES ('concord.peers'), ('concord.tables'), ('concord.nodes'
 -- ---------------------------------------------------------------------------
 -- Schema
 -- ---------------------------------------------------------------------------
-SELECT ok(NOT has_schema_privilege('public', 'concord', 'USAGE'), 'PUBLIC has no USAGE on schema concord');
+-- USAGE for everybody: applied statements run as each table's owner and call
+-- concord's guard functions; every object in the schema has its own privileges.
+SELECT ok(has_schema_privilege('public', 'concord', 'USAGE'), 'PUBLIC has USAGE on schema concord');
 SELECT ok(NOT has_schema_privilege('public', 'concord', 'CREATE'), 'PUBLIC has no CREATE on schema concord');
 SELECT ok(has_schema_privilege('concord_admin', 'concord', 'USAGE'), 'concord_admin has USAGE on schema concord');
 SELECT ok(NOT has_schema_privilege('concord_admin', 'concord', 'CREATE'), 'concord_admin has no CREATE on schema concord');
@@ -46,19 +48,21 @@ SELECT ok(has_function_privilege('concord_admin', sig, 'EXECUTE'), 'concord_admi
 SELECT ok(NOT has_function_privilege('pg_monitor', sig, 'EXECUTE'), 'pg_monitor cannot execute ' || sig::text)
   FROM config_functions ORDER BY sig::text;
 -- Nothing else in the schema is executable by PUBLIC beyond the harmless
--- helpers and the trigger functions (which cannot be called directly).
+-- helpers, the trigger functions (which cannot be called directly) and the
+-- apply guards (yes/no answers about tables the caller may read).
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_proc p
      WHERE p.pronamespace = 'concord'::regnamespace
        AND has_function_privilege('public', p.oid, 'EXECUTE')
-       AND p.proname NOT IN ('redact_dsn', 'describe_message', 'tombstone_trigger', 'on_sql_drop')
+       AND p.proname NOT IN ('redact_dsn', 'describe_message', 'tombstone_trigger', 'on_sql_drop',
+                             'written_through', 'key_deleted', 'version_recorded')
 $$, 'PUBLIC can execute no other function of concord');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_proc p
      WHERE p.pronamespace = 'concord'::regnamespace
        AND has_function_privilege('public', p.oid, 'EXECUTE')
-       AND p.prorettype NOT IN ('text'::regtype, 'trigger'::regtype, 'event_trigger'::regtype)
-$$, 'what PUBLIC may execute only renders text or runs as a trigger');
+       AND p.prorettype NOT IN ('text'::regtype, 'boolean'::regtype, 'trigger'::regtype, 'event_trigger'::regtype)
+$$, 'what PUBLIC may execute only renders text, answers yes/no, or runs as a trigger');
 -- Monitoring functions: pg_monitor and concord_admin, nobody else.
 SELECT ok(has_function_privilege(r.role, f.sig, 'EXECUTE'), r.role || ' can execute ' || f.sig::text)
   FROM (VALUES ('concord.peer_status()'::regprocedure), ('concord.copy_progress()')) f(sig),
@@ -131,8 +135,9 @@ SELECT ok(NOT has_function_privilege('tap_concord_plain', 'concord.copy_progress
           'a plain role cannot execute concord.copy_progress()');
 SELECT ok(has_table_privilege('tap_concord_monitor', 'concord.peers', 'SELECT'),
           'a member of pg_monitor can read concord.peers');
-SELECT ok(NOT has_schema_privilege('tap_concord_plain', 'concord', 'USAGE'),
-          'a plain role has no USAGE on schema concord');
+SELECT throws_ok($$ SET LOCAL ROLE tap_concord_plain; SELECT concord.key_deleted('concord.node'::regclass, '\x'::bytea) $$,
+                 '42501', NULL, 'a plain role cannot probe tombstones of a table it may not read');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -77,9 +77,10 @@ SELECT concord.add_table('pk_full', 'error');
 SELECT relation, conflict_policy, resolver, delta_columns
   FROM concord.tables ORDER BY relation::text COLLATE "C";
 
--- add_table installs two ENABLE ALWAYS triggers (they fire for applied
--- changes too): concord_tombstone on DELETE, concord_tombstone_key on an
--- UPDATE that changes the key.
+-- add_table installs two triggers: concord_tombstone on DELETE, ENABLE
+-- ALWAYS (it fires for applied deletes too), and concord_tombstone_key on an
+-- UPDATE OF the key columns, for local writes only (the apply worker applies
+-- a key change as a delete and an insert).
 SELECT t.tgrelid::regclass AS relation, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS definition
   FROM pg_trigger t
  WHERE t.tgname LIKE 'concord%'

@@ -257,7 +257,7 @@ SELECT * FROM only_there ORDER BY id;
 SELECT count(*) AS audited FROM audit;
 -- Each copied row keeps the version it had on the peer.
 SELECT relid::regclass AS relation, node, count(*) AS rows, count(commit_ts) AS with_commit_ts
-  FROM concord.row_version GROUP BY 1, 2 ORDER BY 1::text COLLATE "C";
+  FROM concord.row_version GROUP BY 1, 2 ORDER BY relid::regclass::text COLLATE "C";
 SELECT count(*) AS copies_running FROM concord.copy_progress;
 SELECT peer_name, status IN ('connecting', 'streaming') AS running FROM concord.peers;
 -- The peer's changes after the copy arrive; changing a copied row is no conflict.
