@@ -23,6 +23,11 @@ bool SameOrigin(const Version &remote, const Version &local) {
 	return local.in_current_xact || local.node == remote.node;
 }
 
+/* Same node, and the local version already contains the remote write (see Version::recorded). */
+bool AlreadyContained(const Version &remote, const Version &local) {
+	return local.recorded && !local.in_current_xact && local.node == remote.node && !Newer(remote, local);
+}
+
 /* Policies that pick by version: which side's version wins. */
 bool RemoteWinsByVersion(Policy policy, const Version &remote, const Version &local) {
 	if (!local.exists)
@@ -65,7 +70,7 @@ Decision Resolve(ConflictType type, Policy policy, const Version &remote, const 
 Decision DecideInsert(Policy policy, const Version &remote, const LocalState &local) {
 	if (local.row.exists) {
 		/* Written earlier in this very transaction (a batched insert of it): already applied. */
-		if (SameWrite(remote, local.row) || local.row.in_current_xact)
+		if (SameWrite(remote, local.row) || local.row.in_current_xact || AlreadyContained(remote, local.row))
 			return {ConflictType::kNone, Action::kSkip};
 		return Resolve(ConflictType::kInsertExists, policy, remote, local.row, Action::kUpdateRow, Action::kKeepLocal);
 	}
@@ -83,7 +88,7 @@ Decision DecideInsert(Policy policy, const Version &remote, const LocalState &lo
 
 Decision DecideUpdate(Policy policy, const Version &remote, const LocalState &local) {
 	if (local.row.exists) {
-		if (SameWrite(remote, local.row))
+		if (SameWrite(remote, local.row) || AlreadyContained(remote, local.row))
 			return {ConflictType::kNone, Action::kSkip};
 		if (SameOrigin(remote, local.row))
 			return {ConflictType::kNone, Action::kApply};
@@ -103,6 +108,8 @@ Decision DecideUpdate(Policy policy, const Version &remote, const LocalState &lo
 
 Decision DecideDelete(Policy policy, const Version &remote, const LocalState &local) {
 	if (local.row.exists) {
+		if (AlreadyContained(remote, local.row))
+			return {ConflictType::kNone, Action::kSkip};
 		if (SameOrigin(remote, local.row))
 			return {ConflictType::kNone, Action::kApply};
 		return Resolve(ConflictType::kDeleteOriginDiffers, policy, remote, local.row, Action::kApply,

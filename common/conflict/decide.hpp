@@ -66,6 +66,13 @@ struct Version {
 	int64_t commit_ts = 0;       /* microseconds, PostgreSQL epoch */
 	std::string_view node;       /* node that wrote it */
 	bool in_current_xact = false; /* written earlier in the transaction being applied */
+	/*
+	 * The version was recorded for the row (an initial copy, or a delta merge),
+	 * not read from its xmin.  A write from the same node that is not newer
+	 * than a recorded version is already contained in it (a copy and the
+	 * stream overlap there) and is skipped.
+	 */
+	bool recorded = false;
 };
 
 struct LocalState {

@@ -33,13 +33,20 @@ namespace concord::fuzz {
 namespace {
 
 /*
- * Wide counts (up to the u16 limit) for one selector value in 256 (not 0x00
- * or 0xFF, which mutations make often): a 65535-column message costs ~100 ms
- * to check.  Small counts otherwise, to keep runs fast.
+ * Element counts: small ones mostly, to keep runs fast; counts past one byte
+ * for two selector values in 256, and the u16 limit itself (65535, ~100 ms
+ * to check) for one.  Not 0x00 or 0xFF: mutations make those often.
  */
 uint16_t Count(FuzzedDataProvider &p, uint16_t usual_max) {
-	bool wide = p.ConsumeIntegral<uint8_t>() == 0xA5;
-	return wide ? p.ConsumeIntegral<uint16_t>() : p.ConsumeIntegralInRange<uint16_t>(0, usual_max);
+	switch (p.ConsumeIntegral<uint8_t>()) {
+	case 0xA5:
+		return 0xFFFF;
+	case 0xA6:
+	case 0xA7:
+		return p.ConsumeIntegralInRange<uint16_t>(0, 2048);
+	default:
+		return p.ConsumeIntegralInRange<uint16_t>(0, usual_max);
+	}
 }
 
 std::string Bytes(FuzzedDataProvider &p) { return p.ConsumeRandomLengthString(1024); }

@@ -94,6 +94,7 @@ bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Versio
 		*node_store = pstrdup(node != nullptr ? node : "");
 		v->node = *node_store;
 		v->in_current_xact = false;
+		v->recorded = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return found;
