@@ -130,7 +130,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	char *nulls = static_cast<char *>(palloc(max_args + 1));
 	int n = 0;
 	for (int c = 0; c < t->ncols; c++) {
-		if (row->unchanged[c] || (delta_only && !t->is_delta[c]) || rel->cols[c].is_key)
+		if (row->unchanged[c] || (delta_only && !t->is_delta[c]) || rel->cols[c].is_key || t->always_identity[c])
 			continue;
 		values[n] = row->values[c];
 		nulls[n++] = row->nulls[c];

@@ -41,6 +41,7 @@ namespace {
 MemoryContext batch_context = nullptr;
 RemoteRelation *batch_rel = nullptr;
 int batch_count = 0;
+size_t batch_bytes = 0;
 TupleValues batch_rows[kMaxBatchRows];
 
 /* COPY text form of the gathered rows, produced row by row for CopyFrom. */
@@ -216,7 +217,10 @@ void AddToBatch(RemoteRelation *rel, const TupleValues &row) {
 		FlushBatch();
 	batch_rel = rel;
 	batch_rows[batch_count++] = row;
-	if (batch_count == kMaxBatchRows)
+	for (int c = 0; c < row.ncols; c++)
+		if (row.texts != nullptr && row.texts[c] != nullptr)
+			batch_bytes += strlen(row.texts[c]);
+	if (batch_count == kMaxBatchRows || batch_bytes >= kMaxBatchBytes)
 		FlushBatch();
 }
 
@@ -260,6 +264,7 @@ void FlushBatch() {
 void DiscardBatch() {
 	batch_rel = nullptr;
 	batch_count = 0;
+	batch_bytes = 0;
 	if (batch_context != nullptr)
 		MemoryContextReset(batch_context);
 }

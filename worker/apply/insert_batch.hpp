@@ -23,6 +23,8 @@ extern "C" {
 namespace concord::apply {
 
 inline constexpr int kMaxBatchRows = 1000;
+/* A batch of large rows is applied early, so memory stays flat in row size too. */
+inline constexpr size_t kMaxBatchBytes = 8 * 1024 * 1024;
 
 /* Memory the caller reads a batched row into (lives until the batch is flushed). */
 MemoryContext BatchContext();

@@ -133,7 +133,8 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	int nset = 0;
 	for (int c = 0; c < t->ncols; c++) {
 		/* Key columns never change here: a key change is applied as a delete and an insert. */
-		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]) && !rel->cols[c].is_key;
+		/* An UPDATE cannot set a GENERATED ALWAYS identity; the peer's update never changed it either. */
+		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]) && !rel->cols[c].is_key && !t->always_identity[c];
 		if (set[c]) {
 			types[nargs++] = t->types[c];
 			set_delta[nset++] = delta && t->is_delta[c];

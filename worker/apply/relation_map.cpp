@@ -166,6 +166,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->key_cols = static_cast<int *>(palloc0(sizeof(int) * Max(rel->natts, 1)));
 	t->key_send = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1)));
 	t->array_types = static_cast<Oid *>(palloc0(sizeof(Oid) * Max(rel->natts, 1)));
+	t->always_identity = static_cast<bool *>(palloc0(sizeof(bool) * Max(rel->natts, 1)));
 	t->nkeys = 0;
 	t->overriding = false;
 
@@ -195,6 +196,7 @@ void BuildTarget(RemoteRelation *rel) {
 			                errmsg("column \"%s\" of table \"%s\" is generated on this node but not on peer \"%s\"",
 			                       rc->name, t->display_name, state->peer_name)));
 		t->local_attnum[c] = attnum;
+		t->always_identity[c] = att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS;
 		t->types[c] = att->atttypid;
 		t->typmods[c] = att->atttypmod;
 		Oid in_func;

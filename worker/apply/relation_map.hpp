@@ -69,6 +69,7 @@ struct LocalTarget {
 	int *key_cols;         /* remote column indexes of the key, in local attnum order */
 	FmgrInfo *key_send;    /* send functions of the key columns (tombstone keys) */
 	bool overriding;       /* has GENERATED ALWAYS identity columns */
+	bool *always_identity; /* per remote column: GENERATED ALWAYS identity (UPDATE may not set it) */
 
 	/* Conflict handling, from concord.replicated_table (defaults if absent). */
 	conflict::Policy policy;
