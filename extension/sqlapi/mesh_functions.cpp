@@ -38,6 +38,7 @@ extern "C" {
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/access.hpp"
 #include "extension/sqlapi/pending.hpp"
+#include "extension/sqlapi/secret_guard.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
 #include "extension/sqlapi/worker_control.hpp"
 #include "worker/sync/initial_copy.hpp"
@@ -382,6 +383,15 @@ Datum CopyTable(FunctionCallInfo fcinfo) {
 
 using concord::pg::Entry;
 
-Datum concord_join_mesh(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::JoinMesh(fcinfo); }); }
+Datum concord_join_mesh(PG_FUNCTION_ARGS) {
+	/* Both DSNs may carry a password: scrub the one of via_dsn too, by nesting. */
+	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char *via_dsn = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	return Entry([&] {
+		return concord::sqlapi::HideSecretsInErrors(dsn, [&] {
+			return concord::sqlapi::HideSecretsInErrors(via_dsn, [&] { return concord::sqlapi::JoinMesh(fcinfo); });
+		});
+	});
+}
 Datum concord_leave_mesh(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::LeaveMesh(fcinfo); }); }
 Datum concord_copy_table(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::CopyTable(fcinfo); }); }

@@ -22,6 +22,7 @@ extern "C" {
 #include "extension/catalog/catalog.hpp"
 #include "extension/sqlapi/access.hpp"
 #include "extension/sqlapi/pending.hpp"
+#include "extension/sqlapi/secret_guard.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
 
 extern "C" {
@@ -51,7 +52,7 @@ Datum CreateNode(FunctionCallInfo fcinfo) {
 	if (const char *problem = naming::NodeNameProblem(node_name))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid node name \"%s\"", node_name),
 		                errdetail("%s.", problem)));
-	char *dsn_problem = pg::ToPalloc(conninfo::ParseProblem(dsn));
+	char *dsn_problem = pg::ToPalloc([&] { return conninfo::ParseProblem(dsn); });
 	if (dsn_problem[0] != '\0')
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("invalid connection string for node \"%s\"", node_name), errdetail("%s", dsn_problem)));
@@ -80,7 +81,7 @@ Datum CreateNode(FunctionCallInfo fcinfo) {
  * unsubscribes.
  */
 void DropLocalProviderSlots(const char *node_name) {
-	char *prefix = pg::ToPalloc(naming::ProviderSlotPrefix(node_name));
+	char *prefix = pg::ToPalloc([&] { return naming::ProviderSlotPrefix(node_name); });
 	size_t prefix_len = strlen(prefix);
 	List *names = NIL;
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
@@ -130,7 +131,10 @@ Datum DropNode(FunctionCallInfo fcinfo) {
 using concord::pg::Entry;
 
 Datum concord_create_node(PG_FUNCTION_ARGS) {
-	return Entry([&] { return concord::sqlapi::CreateNode(fcinfo); });
+	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	return Entry([&] {
+		return concord::sqlapi::HideSecretsInErrors(dsn, [&] { return concord::sqlapi::CreateNode(fcinfo); });
+	});
 }
 
 Datum concord_drop_node(PG_FUNCTION_ARGS) {

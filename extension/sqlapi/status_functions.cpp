@@ -188,7 +188,7 @@ Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	}
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
-	char *prefix = pg::ToPalloc(naming::ProviderSlotPrefix(node.node_name));
+	char *prefix = pg::ToPalloc([&] { return naming::ProviderSlotPrefix(node.node_name); });
 
 	int found;
 	SubscribersConfirmed(prefix, peers, InvalidXLogRecPtr, &found);
@@ -235,13 +235,13 @@ Datum PruneConflicts(FunctionCallInfo fcinfo) {
 
 Datum RedactDsn(FunctionCallInfo fcinfo) {
 	char *dsn = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char *redacted = pg::ToPalloc(conninfo::Redact(dsn));
+	char *redacted = pg::ToPalloc([&] { return conninfo::Redact(dsn); });
 	PG_RETURN_TEXT_P(cstring_to_text(redacted));
 }
 
 Datum DescribeMessage(FunctionCallInfo fcinfo) {
 	bytea *message = PG_GETARG_BYTEA_PP(0);
-	char *text = pg::ToPalloc(protocol::DescribeMessage(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
+	char *text = pg::ToPalloc([&] { return protocol::DescribeMessage(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)); });
 	PG_RETURN_TEXT_P(cstring_to_text(text));
 }
 

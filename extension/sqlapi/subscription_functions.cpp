@@ -28,6 +28,7 @@ extern "C" {
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/access.hpp"
 #include "extension/sqlapi/pending.hpp"
+#include "extension/sqlapi/secret_guard.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
 #include "extension/sqlapi/worker_control.hpp"
 #include "worker/sync/initial_copy.hpp"
@@ -67,7 +68,7 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	if (strcmp(peer_name, node.node_name) == 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("node \"%s\" cannot subscribe to itself", peer_name)));
-	char *dsn_problem = pg::ToPalloc(conninfo::ParseProblem(peer_dsn));
+	char *dsn_problem = pg::ToPalloc([&] { return conninfo::ParseProblem(peer_dsn); });
 	if (dsn_problem[0] != '\0')
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("invalid connection string for peer \"%s\"", peer_name), errdetail("%s", dsn_problem)));
@@ -75,7 +76,7 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	if (catalog::LoadSubscriptionByName(peer_name, &existing))
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT), errmsg("already subscribed to peer \"%s\"", peer_name)));
 
-	char *link_name = pg::ToPalloc(naming::LinkName(peer_name, node.node_name));
+	char *link_name = pg::ToPalloc([&] { return naming::LinkName(peer_name, node.node_name); });
 	/* Remote steps first: see the file comment. */
 	remote::CheckPeerIdentity(peer_dsn, peer_name);
 	if (copy_data) {
@@ -180,7 +181,12 @@ Datum SkipTransaction(FunctionCallInfo fcinfo) {
 
 using concord::pg::Entry;
 
-Datum concord_subscribe(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::Subscribe(fcinfo); }); }
+Datum concord_subscribe(PG_FUNCTION_ARGS) {
+	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	return Entry([&] {
+		return concord::sqlapi::HideSecretsInErrors(dsn, [&] { return concord::sqlapi::Subscribe(fcinfo); });
+	});
+}
 Datum concord_unsubscribe(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::Unsubscribe(fcinfo); }); }
 Datum concord_pause(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::Pause(fcinfo); }); }
 Datum concord_resume(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::Resume(fcinfo); }); }

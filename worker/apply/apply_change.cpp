@@ -144,8 +144,8 @@ void ApplyTruncate(protocol::Reader &r) {
 	 * owner's rights; mixed owners run as the worker's own user, since no
 	 * single owner may truncate them all.
 	 */
-	char *sql = pg::ToPalloc(sql::BuildTruncate({names, h.nrels}, (h.options & protocol::kTruncateCascade) != 0,
-	                                            (h.options & protocol::kTruncateRestartIdentity) != 0));
+	char *sql = pg::ToPalloc([&] { return sql::BuildTruncate({names, h.nrels}, (h.options & protocol::kTruncateCascade) != 0,
+	                                            (h.options & protocol::kTruncateRestartIdentity) != 0); });
 	OwnerScope owner(single_owner ? owner_oid : GetUserId());
 	int rc = SPI_execute(sql, false, 0);
 	owner.Restore();

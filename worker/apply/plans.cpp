@@ -64,9 +64,9 @@ SPIPlanPtr InsertPlan(RemoteRelation *rel, bool guarded, bool tombstones) {
 	memcpy(types, t->types, sizeof(Oid) * t->ncols);
 	types[t->ncols] = BYTEAOID;
 	bool key_param = guarded && tombstones;
-	char *sql = guarded ? pg::ToPalloc(sql::BuildGuardedInsert(t->qualified_name, ColumnNames(rel, nullptr),
-	                                                           t->overriding, KeyNames(rel), tombstones ? t->relid : 0))
-	                    : pg::ToPalloc(sql::BuildInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding));
+	char *sql = guarded ? pg::ToPalloc([&] { return sql::BuildGuardedInsert(t->qualified_name, ColumnNames(rel, nullptr),
+	                                                           t->overriding, KeyNames(rel), tombstones ? t->relid : 0); })
+	                    : pg::ToPalloc([&] { return sql::BuildInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding); });
 	*slot = PrepareKept(sql, t->ncols + (key_param ? 1 : 0), types);
 	MemoryContextSwitchTo(old);
 	return *slot;
@@ -81,8 +81,8 @@ SPIPlanPtr BatchInsertPlan(RemoteRelation *rel, bool tombstones) {
 	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->ncols + 1)));
 	memcpy(types, t->array_types, sizeof(Oid) * t->ncols);
 	types[t->ncols] = BYTEAARRAYOID;
-	char *sql = pg::ToPalloc(sql::BuildBatchInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding,
-	                                               KeyNames(rel), tombstones ? t->relid : 0));
+	char *sql = pg::ToPalloc([&] { return sql::BuildBatchInsert(t->qualified_name, ColumnNames(rel, nullptr), t->overriding,
+	                                               KeyNames(rel), tombstones ? t->relid : 0); });
 	*slot = PrepareKept(sql, t->ncols + (tombstones ? 1 : 0), types);
 	MemoryContextSwitchTo(old);
 	return *slot;
@@ -98,7 +98,7 @@ SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded) {
 	int n = AppendKeyTypes(t, types, 0);
 	if (guarded)
 		types[n++] = OIDOID;
-	char *sql = pg::ToPalloc(sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded));
+	char *sql = pg::ToPalloc([&] { return sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded); });
 	*slot = PrepareKept(sql, n, types);
 	MemoryContextSwitchTo(old);
 	return *slot;
@@ -111,7 +111,7 @@ SPIPlanPtr LookupPlan(RemoteRelation *rel) {
 	MemoryContext old = MemoryContextSwitchTo(t->context);
 	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * Max(t->nkeys, 1)));
 	int n = AppendKeyTypes(t, types, 0);
-	char *sql = pg::ToPalloc(sql::BuildLookup(t->qualified_name, KeyNames(rel)));
+	char *sql = pg::ToPalloc([&] { return sql::BuildLookup(t->qualified_name, KeyNames(rel)); });
 	t->lookup = PrepareKept(sql, n, types);
 	MemoryContextSwitchTo(old);
 	return t->lookup;
@@ -153,7 +153,7 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	/* Delta tables may hold rows whose version is recorded, not their xmin's: those take the slow path. */
 	options.recorded_relid = guarded && t->has_delta ? t->relid : 0;
 	options.delta = delta ? set_delta : nullptr;
-	char *sql = pg::ToPalloc(sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), options));
+	char *sql = pg::ToPalloc([&] { return sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), options); });
 	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));
 	u->unchanged = static_cast<char *>(palloc(Max(t->ncols, 1)));
 	memcpy(u->unchanged, unchanged, t->ncols);

@@ -117,8 +117,8 @@ void LoadUniqueIndexes(RemoteRelation *rel, LocalTarget *t, Relation local) {
 					keys[k] = rel->cols[t->key_cols[k]].name;
 					types[u->ncols + k] = t->types[t->key_cols[k]];
 				}
-				char *sql = pg::ToPalloc(sql::BuildLookup(t->qualified_name, {keys, static_cast<size_t>(t->nkeys)},
-				                                          {names, static_cast<size_t>(u->ncols)}));
+				char *sql = pg::ToPalloc([&] { return sql::BuildLookup(t->qualified_name, {keys, static_cast<size_t>(t->nkeys)},
+				                                          {names, static_cast<size_t>(u->ncols)}); });
 				u->lookup = PrepareKept(sql, u->ncols + t->nkeys, types);
 				t->nuniques++;
 			}
@@ -155,7 +155,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->owner = local->rd_rel->relowner;
 	t->reltype = local->rd_rel->reltype;
 	t->desc = CreateTupleDescCopy(desc);
-	t->qualified_name = pg::ToPalloc(sql::QualifiedName(rel->nspname, rel->relname));
+	t->qualified_name = pg::ToPalloc([&] { return sql::QualifiedName(rel->nspname, rel->relname); });
 	t->display_name = psprintf("%s.%s", rel->nspname, rel->relname);
 	t->ncols = rel->natts;
 	t->local_attnum = static_cast<AttrNumber *>(palloc0(sizeof(AttrNumber) * Max(rel->natts, 1)));

@@ -152,7 +152,7 @@ const char *OriginNodeName(RepOriginId origin) {
 	char *roname = nullptr;
 	const char *name = "";
 	if (replorigin_by_oid(origin, true, &roname)) {
-		char *provider = pg::ToPalloc(naming::ProviderOfLink(roname, state->node_name));
+		char *provider = pg::ToPalloc([&] { return naming::ProviderOfLink(roname, state->node_name); });
 		/* A concord link names its provider; any other origin keeps its own name. */
 		name = provider[0] != '\0' ? provider : roname;
 	}
@@ -193,7 +193,7 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 conflict::Version LookupTombstone(Oid relid, bytea *key) {
 	if (tombstone_lookup == nullptr) {
 		Oid types[2] = {OIDOID, BYTEAOID};
-		char *sql = pg::ToPalloc(sql::BuildTombstoneLookup());
+		char *sql = pg::ToPalloc([&] { return sql::BuildTombstoneLookup(); });
 		tombstone_lookup = apply::PrepareKept(sql, 2, types);
 	}
 	Datum params[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};

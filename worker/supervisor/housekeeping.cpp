@@ -35,7 +35,7 @@ void DropOrphanOrigins(const char *node_name, List *subscriptions) {
 	List *orphans = NIL;
 	for (uint64 i = 0; i < SPI_processed; i++) {
 		char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		char *provider = pg::ToPalloc(naming::ProviderOfLink(name, node_name));
+		char *provider = pg::ToPalloc([&] { return naming::ProviderOfLink(name, node_name); });
 		if (provider[0] == '\0')
 			continue; /* not a link into this node (another database's, perhaps) */
 		bool owned = false;

@@ -210,7 +210,7 @@ char *KeyExpression(Relation rel) {
 		sends = lappend(sends, quote_qualified_identifier(get_namespace_name(get_func_namespace(send)),
 		                                                  get_func_name(send)));
 	}
-	return pg::ToPalloc(sql::BuildKeyExpression("r", ToNames(names), ToNames(sends)));
+	return pg::ToPalloc([&] { return sql::BuildKeyExpression("r", ToNames(names), ToNames(sends)); });
 }
 
 shmem::CopySlot *ClaimProgress(const char *peer, int tables) {
@@ -278,10 +278,10 @@ uint64 CopyTable(PGconn *data, const char *peer, RemoteTable *rt, shmem::CopySlo
 			                       remote_name, col, peer)));
 		attnames = lappend(attnames, makeString(pstrdup(col)));
 	}
-	char *rows_query = pg::ToPalloc(sql::BuildCopyRowsQuery(remote_name, ToNames(rt->columns)));
+	char *rows_query = pg::ToPalloc([&] { return sql::BuildCopyRowsQuery(remote_name, ToNames(rt->columns)); });
 	char *key_expr = KeyExpression(rel);
 	char *versions_query =
-	    pg::ToPalloc(sql::BuildCopyVersionsQuery(remote_name, relid, key_expr, peer));
+	    pg::ToPalloc([&] { return sql::BuildCopyVersionsQuery(remote_name, relid, key_expr, peer); });
 
 	apply::OwnerScope owner(rel->rd_rel->relowner);
 	uint64 rows = CopyInto(rel, attnames, data, rows_query, peer, progress);
