@@ -21,7 +21,8 @@
 namespace concord::sql {
 namespace {
 
-const std::string kOrigin = "(pg_catalog.pg_xact_commit_timestamp_origin(xmin)).roident";
+/* The fast path's guard: the row was last written through the origin in parameter $n. */
+std::string Origin(int n) { return "concord.written_through(xmin, $" + std::to_string(n) + ")"; }
 
 /* Keeps string_views alive for a Names argument. */
 class NameList {
@@ -155,13 +156,15 @@ TEST(BuildInsert, TwoDigitParameters) {
 
 TEST(BuildGuardedInsert, Exact) {
 	EXPECT_EQ(BuildGuardedInsert(kTable, NameList{"id", "v"}.names(), false, NameList{"id"}.names(), 16384),
-	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM "
-	          "concord.tombstone WHERE relid = 16384::pg_catalog.oid AND key = $3) ON CONFLICT (\"id\") DO NOTHING");
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") SELECT $1, $2 WHERE NOT concord.key_deleted("
+	          "16384::pg_catalog.oid, $3) ON CONFLICT (\"id\") DO NOTHING");
 	EXPECT_EQ(
 	    BuildGuardedInsert(kTable, NameList{"a", "b", "v"}.names(), true, NameList{"a", "b"}.names(), 4294967295u),
 	    "INSERT INTO \"public\".\"t\" (\"a\", \"b\", \"v\") OVERRIDING SYSTEM VALUE SELECT $1, $2, $3 WHERE NOT "
-	    "EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = 4294967295::pg_catalog.oid AND key = $4) ON "
-	    "CONFLICT (\"a\", \"b\") DO NOTHING");
+	    "concord.key_deleted(4294967295::pg_catalog.oid, $4) ON CONFLICT (\"a\", \"b\") DO NOTHING");
+	/* relid 0: the table has no tombstones, only the key is checked */
+	EXPECT_EQ(BuildGuardedInsert(kTable, NameList{"id", "v"}.names(), false, NameList{"id"}.names(), 0),
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") VALUES ($1, $2) ON CONFLICT (\"id\") DO NOTHING");
 }
 
 UpdateOptions Guarded(uint32_t recorded_relid = 0, const bool *delta = nullptr) {
@@ -178,7 +181,7 @@ UpdateOptions Deltas(const bool *delta) {
 	return o;
 }
 
-const std::string kRecorded = " AND NOT EXISTS (SELECT 1 FROM concord.row_version AS v WHERE v.relid = ";
+const std::string kRecorded = " AND NOT concord.version_recorded(";
 
 TEST(BuildUpdate, Exact) {
 	NameList set{"a", "b"};
@@ -186,18 +189,17 @@ TEST(BuildUpdate, Exact) {
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), UpdateOptions{}),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3");
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded()),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3 AND " + kOrigin + " = $4");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"id\" = $3 AND " + Origin(4));
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"k1", "k2"}.names(), Guarded()),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"k1\" = $3 AND \"k2\" = $4 AND " + kOrigin +
-	              " = $5");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"k1\" = $3 AND \"k2\" = $4 AND " + Origin(5) + "");
 }
 
 TEST(BuildUpdate, RecordedVersionCheck) {
 	NameList set{"a"};
 	NameList key{"id"};
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(16384)),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1 WHERE \"id\" = $2 AND " + kOrigin + " = $3" + kRecorded +
-	              "16384::pg_catalog.oid AND v.key = $4 AND v.xmin = \"public\".\"t\".xmin)");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1 WHERE \"id\" = $2 AND " + Origin(3) + kRecorded +
+	              "16384::pg_catalog.oid, $4, xmin)");
 	/* The check belongs to the guarded fast path only. */
 	UpdateOptions unguarded;
 	unguarded.recorded_relid = 16384;
@@ -215,7 +217,7 @@ TEST(BuildUpdate, DeltaColumns) {
 	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($6, 0)), "
 	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($7, 0)) "
 	          "WHERE \"id\" = $4 AND " +
-	              kOrigin + " = $5");
+	              Origin(5));
 	/* without the origin guard the old values start one earlier */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Deltas(delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
@@ -228,8 +230,8 @@ TEST(BuildUpdate, DeltaColumns) {
 	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($7, 0)), "
 	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($8, 0)) "
 	          "WHERE \"id\" = $4 AND " +
-	              kOrigin + " = $5" + kRecorded +
-	              "77::pg_catalog.oid AND v.key = $6 AND v.xmin = \"public\".\"t\".xmin)");
+	              Origin(5) + kRecorded +
+	              "77::pg_catalog.oid, $6, xmin)");
 }
 
 TEST(BuildUpdate, DeltaColumnWithAwkwardName) {
@@ -251,9 +253,9 @@ TEST(BuildUpdate, AllFalseDeltaIsPlainUpdate) {
 TEST(BuildDelete, Exact) {
 	EXPECT_EQ(BuildDelete(kTable, NameList{"id"}.names(), false), "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1");
 	EXPECT_EQ(BuildDelete(kTable, NameList{"id"}.names(), true),
-	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1 AND " + kOrigin + " = $2");
+	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1 AND " + Origin(2));
 	EXPECT_EQ(BuildDelete(kTable, NameList{"a", "b"}.names(), true),
-	          "DELETE FROM \"public\".\"t\" WHERE \"a\" = $1 AND \"b\" = $2 AND " + kOrigin + " = $3");
+	          "DELETE FROM \"public\".\"t\" WHERE \"a\" = $1 AND \"b\" = $2 AND " + Origin(3));
 }
 
 TEST(BuildLookup, ByKey) {
@@ -389,6 +391,31 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{
             "WideDelta", 11, 1, true, false, {false, true, false, true, false, true, false, true, false, true, true}}),
     [](const ::testing::TestParamInfo<Shape> &info) { return info.param.name; });
+
+} // namespace
+} // namespace concord::sql
+
+namespace concord::sql {
+namespace {
+
+TEST(BuildBatchInsert, ArraysOfEveryColumnThenTombstoneKeys) {
+	EXPECT_EQ(BuildBatchInsert("\"public\".\"t\"", NameList{"id", "v"}.names(), false, NameList{"id"}.names(), 42),
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") SELECT u.c1, u.c2 FROM ROWS FROM (pg_catalog.unnest($1), "
+	          "pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(c1, c2, concord_key) WHERE NOT "
+	          "concord.key_deleted(42::pg_catalog.oid, u.concord_key) ON CONFLICT (\"id\") DO NOTHING");
+}
+
+TEST(BuildBatchInsert, WithoutTombstonesNoKeyArray) {
+	EXPECT_EQ(BuildBatchInsert("\"public\".\"t\"", NameList{"id", "v"}.names(), true, NameList{"id"}.names(), 0),
+	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") OVERRIDING SYSTEM VALUE SELECT u.c1, u.c2 FROM ROWS FROM "
+	          "(pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(c1, c2) ON CONFLICT (\"id\") DO NOTHING");
+}
+
+TEST(BuildUpdate, KeyOnlyTableStillFindsItsRow) {
+	/* Nothing to set (every column is the key): a no-op assignment keeps the row count meaningful. */
+	EXPECT_EQ(BuildUpdate("\"public\".\"t\"", Names{}, NameList{"a", "b"}.names(), UpdateOptions{}),
+	          "UPDATE \"public\".\"t\" SET \"a\" = \"a\" WHERE \"a\" = $1 AND \"b\" = $2");
+}
 
 } // namespace
 } // namespace concord::sql
