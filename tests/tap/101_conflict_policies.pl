@@ -295,6 +295,7 @@ for my $p (@P)
 		my $n = $N{$k};
 		is($n->safe_psql($db, "SELECT id, val, note FROM m_$p ORDER BY id"),
 			rows_text($rows{$p}{$k}), "m_$p ($policy{$p}): rows at " . $n->name);
+		note(join("\n", "m_$p at " . $n->name . ':', @{ conflict_lines($n, "public.m_$p") })) if $ENV{CONCORD_TAP_VERBOSE};
 		is_deeply(conflict_lines($n, "public.m_$p"), $conf{$p}{$k},
 			"m_$p ($policy{$p}): conflicts recorded at " . $n->name)
 		  or diag(explain { got => conflict_lines($n, "public.m_$p"), expected => $conf{$p}{$k} });
@@ -379,7 +380,8 @@ is($nc->safe_psql($db, "SELECT count(*) FROM concord.conflicts WHERE relation = 
 # Nothing is left failing: one more write at every node, so that every link
 # has applied something since the restart (the outage's connection error
 # legitimately shows until then).
-$_->safe_psql($db, 'INSERT INTO m_lww VALUES (' . (100 + $_->port % 1000) . ', 0)') for @nodes;
+my $mark = 100;
+$_->safe_psql($db, 'INSERT INTO m_lww VALUES (' . $mark++ . ', 0)') for @nodes;
 ok(wait_converged(\@nodes), 'the mesh converges after the restart');
 assert_same_everywhere(\@nodes, 'm_lww', 'm_lww is still identical on every node');
 for my $n (@nodes)
