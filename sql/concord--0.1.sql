@@ -195,10 +195,11 @@ COMMENT ON FUNCTION concord.tombstone_trigger() IS
 
 -- Guards of the apply worker's statements, which run as the table's owner:
 -- they answer yes/no about a table the caller may read, nothing more.
-CREATE FUNCTION concord.written_through(xid xid, origin oid) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'concord_written_through' LANGUAGE C STRICT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION concord.written_through(xid, oid) IS
-    'true if transaction xid committed through replication origin origin (the apply fast path''s guard)';
+CREATE FUNCTION concord.written_through(xid xid, origin oid, copy_origin oid, relid oid, key bytea,
+                                        peer text, commit_ts timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'concord_written_through' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION concord.written_through(xid, oid, oid, oid, bytea, text, timestamptz) IS
+    'the apply fast path''s guard: true if the row written by xid was last written by the peer (through origin, or copied from it with an older version)';
 CREATE FUNCTION concord.key_deleted(relid oid, key bytea) RETURNS boolean
     AS 'MODULE_PATHNAME', 'concord_key_deleted' LANGUAGE C STRICT STABLE;
 COMMENT ON FUNCTION concord.key_deleted(oid, bytea) IS

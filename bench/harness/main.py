@@ -93,8 +93,10 @@ class Context:
             return None
 
     def recover(self, system):
-        """After a failure: resume every link (harmless if running), so the next step starts clean."""
+        """After a failure: resume every link a measurement may have paused (not the parked ones)."""
         for link in list(system.links.values()):
+            if link.parked:
+                continue
             try:
                 link.resume()
             except Exception:
@@ -182,26 +184,38 @@ def metadata(ctx, nodes):
     return meta
 
 
-PROBLEM = re.compile(r"PANIC|TRAP|terminated by signal|was terminated|server process .* exited|"
-                     r"ERROR|out of memory|could not", re.I)
-# expected while links are paused and resumed
-EXPECTED = re.compile(r"terminating logical replication worker due to administrator command|"
-                      r"canceling statement due to user request|could not receive data from client|"
-                      r"unexpected EOF on standby connection|"
-                      r"logical replication apply worker .* will stop because the subscription was disabled",
-                      re.I)
+# Server log lines worth a look (grep -E syntax), and those that are expected
+# while links are paused and resumed.
+PROBLEM = (r"PANIC|TRAP|terminated by signal|was terminated|server process .* exited|ERROR|"
+           r"out of memory|could not")
+EXPECTED = (r"terminating logical replication worker due to administrator command|"
+            r"canceling statement due to user request|could not receive data from client|"
+            r"could not send data to client|unexpected EOF on (standby|client) connection|"
+            r"will stop because the subscription was disabled")
+# Server logs can be huge (pglogical's SPI apply writes a WARNING per applied
+# row); only this much of the head and of the tail of each is kept.
+LOG_KEEP_BYTES = 4 << 20
 
 
 def scan_logs(ctx, nodes):
+    """Counts and samples suspicious server log lines (grep: logs can be gigabytes)."""
     for n in nodes:
         path = os.path.join(n.datadir, "server.log")
-        try:
-            with open(path, errors="replace") as f:
-                lines = [l.rstrip("\n") for l in f if PROBLEM.search(l) and not EXPECTED.search(l)]
-        except OSError:
+        if not os.path.exists(path):
             continue
-        if lines:
-            ctx.log_problems.append({"node": n.name, "count": len(lines), "first": lines[:15]})
+        cmd = f"grep -aE '{PROBLEM}' {path!r} | grep -avE '{EXPECTED}'"
+        out = subprocess.run(["bash", "-c", cmd + " | head -15; echo; " + cmd + " | wc -l"],
+                             capture_output=True, text=True, errors="replace").stdout.rstrip("\n").split("\n")
+        count = int(out[-1]) if out and out[-1].strip().isdigit() else 0
+        if count:
+            ctx.log_problems.append({"node": n.name, "count": count, "first": [l for l in out[:-2] if l]})
+        size = os.path.getsize(path)
+        if size > 100 << 20:
+            ctx.log_problems.append({"node": n.name, "count": 0, "first": [
+                f"server.log is {size / (1 << 20):.0f} MiB; most common lines: "
+                + subprocess.run(["bash", "-c", f"tail -c 20000000 {path!r} | sed -E 's/^[^]]*\\] //' | cut -c 1-90 | sort | uniq -c "
+                                  "| sort -rn | head -2"], capture_output=True, text=True,
+                                 errors="replace").stdout.strip().replace("\n", " / ")]})
 
 
 def copy_logs(ctx, nodes):
@@ -211,7 +225,14 @@ def copy_logs(ctx, nodes):
         try:
             with open(os.path.join(n.datadir, "server.log"), "rb") as src, \
                     open(os.path.join(d, f"{n.name}.log"), "wb") as dst:
-                dst.write(src.read())
+                size = os.fstat(src.fileno()).st_size
+                if size <= 2 * LOG_KEEP_BYTES:
+                    dst.write(src.read())
+                else:
+                    dst.write(src.read(LOG_KEEP_BYTES))
+                    dst.write(f"\n[... {size - 2 * LOG_KEEP_BYTES} bytes left out ...]\n".encode())
+                    src.seek(size - LOG_KEEP_BYTES)
+                    dst.write(src.read())
         except OSError:
             pass
 

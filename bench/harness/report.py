@@ -153,6 +153,33 @@ class Summary:
         return table(["nodes", "system", "TPS per node", "TPS total", "lag each way p50 / p99 / max (ms)",
                       "all applied after (s)"], rows)
 
+    def checks(self):
+        lines = []
+        cu = self.res.get("catchup", [])
+        bad = [r for r in cu if not r.get("verified")]
+        lines.append(f"- catch-up runs whose subscriber matched the origin's checksum afterwards: "
+                     f"{len(cu) - len(bad)} of {len(cu)}")
+        ms = self.res.get("mesh", [])
+        if ms:
+            lines.append(f"- mesh runs whose tables matched on every node: "
+                         f"{sum(1 for r in ms if r.get('verified'))} of {len(ms)}")
+        conflicts = sum(r.get("conflicts_recorded") or 0 for r in cu + self.res.get("setup", []))
+        conflicts += sum(r.get("conflicts_recorded_total") or 0 for r in ms if r.get("system") == "concord")
+        if "concord" in self.systems:
+            lines.append(f"- conflicts concord recorded (every workload writes each row at one node only, so 0 is "
+                         f"expected): {conflicts}")
+        probs = self.ctx.log_problems
+        lines.append("- server log lines that look like problems: "
+                     + (", ".join(f"{p['node']} {p['count']}" for p in probs if p["count"]) or "none"))
+        lines.append(f"- failed measurements: {len(self.ctx.failures)}")
+        idle = self.ctx.meta.get("machine", {}).get("cpu_idle_at_start_pct")
+        if idle is not None:
+            lines.append(f"- CPU idle before the run: {idle:.0f}%; load average at start / end: "
+                         f"{' '.join(self.ctx.meta['machine'].get('loadavg_at_start', []))} / "
+                         f"{' '.join(self.ctx.meta['machine'].get('loadavg_at_end', []))}; other PostgreSQL servers "
+                         f"running: {len(self.ctx.meta.get('foreign_postgres_processes', []))}")
+        return "\n".join(lines)
+
     # -- targets ------------------------------------------------------------
     def targets(self):
         out = []
@@ -227,6 +254,7 @@ class Summary:
             top = self.res.get("max_tps", [{}])[0].get("tps")
             parts.append(f"## Lag under a fixed-rate TPC-B load (one node's max: {fmt_num(top)} TPS; "
                          f"{a.lag_seconds}s per run, heartbeat every {a.heartbeat_ms} ms)\n\n" + self.lag())
+        parts.append("## Checks\n\n" + self.checks())
         if self.res.get("mesh"):
             parts.append(f"## Meshes with writes at every node ({a.mesh_seconds}s, {a.mesh_clients} client(s) "
                          "per node)\n\n" + self.mesh())

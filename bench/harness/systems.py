@@ -38,6 +38,7 @@ class Link:
         self.subscriber = subscriber
         self.kind = kind  # "pair", "mesh2" or "mesh3"
         self.name = system.link_name(self)
+        self.parked = False  # paused because a phase does not use it
 
     def __repr__(self):
         return f"{self.provider}->{self.subscriber}"
@@ -51,6 +52,18 @@ class Link:
 
     def resume(self):
         self.system.resume(self)
+
+    def park(self):
+        """Pauses a link the current phase does not use: its walsender would
+        otherwise decode all of the provider's WAL beside the links in use."""
+        if not self.parked:
+            self.pause()
+            self.parked = True
+
+    def unpark(self):
+        if self.parked:
+            self.resume()
+            self.parked = False
 
     def apply_pid(self):
         return self.system.apply_pid(self)

@@ -9,8 +9,14 @@ namespace {
 
 /* Alias of the target table in lookups: unlikely to collide with a column name. */
 constexpr std::string_view kRowAlias = "\"concord row\"";
-/* True if the row was last written through the origin given as the parameter that follows. */
-constexpr std::string_view kRowOrigin = "concord.written_through(xmin, ";
+/* The guard (see kGuardParams) with its first parameter at $first. */
+std::string Guard(uint32_t relid, size_t first) {
+	std::string out = "concord.written_through(xmin, ";
+	out += "$" + std::to_string(first) + ", $" + std::to_string(first + 1) + ", " + std::to_string(relid) +
+	       "::pg_catalog.oid, $" + std::to_string(first + 2) + ", $" + std::to_string(first + 3) + ", $" +
+	       std::to_string(first + 4) + ")";
+	return out;
+}
 
 std::string Param(size_t n) { return "$" + std::to_string(n); }
 
@@ -147,12 +153,12 @@ std::string BuildBatchInsert(std::string_view table, Names columns, bool overrid
 
 std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options) {
 	bool guarded = options.guarded;
-	bool recorded = guarded && options.recorded_relid != 0;
+	bool recorded = guarded && options.recorded_check;
 	const bool *delta = options.delta;
-	size_t origin_param = set_columns.count + key_columns.count + 1;
-	size_t key_bytes_param = origin_param + 1;
-	/* old values of delta columns follow the SET, key, origin and key-bytes parameters */
-	size_t next_old = set_columns.count + key_columns.count + (guarded ? 1 : 0) + (recorded ? 1 : 0) + 1;
+	size_t guard_param = set_columns.count + key_columns.count + 1;
+	size_t key_bytes_param = guard_param + 2;
+	/* old values of delta columns follow the SET, key and guard parameters */
+	size_t next_old = set_columns.count + key_columns.count + (guarded ? kGuardParams : 0) + 1;
 
 	std::string out = "UPDATE ";
 	out.append(table);
@@ -180,26 +186,24 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	AppendKeyCondition(&out, key_columns, set_columns.count + 1);
 	if (guarded) {
 		out.append(" AND ");
-		out.append(kRowOrigin);
-		out.append(Param(origin_param) + ")");
+		out.append(Guard(options.relid, guard_param));
 	}
 	if (recorded) {
 		out.append(" AND NOT concord.version_recorded(");
-		out.append(std::to_string(options.recorded_relid));
+		out.append(std::to_string(options.relid));
 		out.append("::pg_catalog.oid, " + Param(key_bytes_param) + ", xmin)");
 	}
 	return out;
 }
 
-std::string BuildDelete(std::string_view table, Names key_columns, bool guarded) {
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid) {
 	std::string out = "DELETE FROM ";
 	out.append(table);
 	out.append(" WHERE ");
 	AppendKeyCondition(&out, key_columns, 1);
 	if (guarded) {
 		out.append(" AND ");
-		out.append(kRowOrigin);
-		out.append(Param(key_columns.count + 1) + ")");
+		out.append(Guard(relid, key_columns.count + 1));
 	}
 	return out;
 }

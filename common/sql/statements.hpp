@@ -58,15 +58,26 @@ std::string BuildGuardedInsert(std::string_view table, Names columns, bool overr
 std::string BuildBatchInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
                              uint32_t relid);
 
+/*
+ * The fast path's guard: AND the row was last written by the peer the change
+ * comes from, so the change cannot conflict —
+ *   concord.written_through(xmin, $o, $o+1, relid, $o+2, $o+3, $o+4)
+ * with $o the peer's replication origin, $o+1 the origin of initial copies
+ * (whose rows carry their version in concord.row_version), $o+2 the row's
+ * tombstone key, $o+3 the peer's node name and $o+4 the change's commit time.
+ */
+inline constexpr size_t kGuardParams = 5;
+
 struct UpdateOptions {
-	/* AND the row was last written through replication origin $(k+m+1): the change cannot conflict */
+	/* Add the guard after the SET and key parameters. */
 	bool guarded = false;
+	/* The table's relid, for the guard. */
+	uint32_t relid = 0;
 	/*
 	 * With guarded: AND no version is recorded for the row (concord.row_version,
-	 * same xmin) — such a row's version is not its xmin's.  The table's relid;
-	 * the key bytes are the next parameter.  0: no such check.
+	 * same xmin) — such a row's version is not its xmin's (delta tables).
 	 */
-	uint32_t recorded_relid = 0;
+	bool recorded_check = false;
 	/*
 	 * One flag per SET column: merged as a delta, s = local + ($new - $old);
 	 * the old values follow all other parameters, in the order the delta
@@ -78,8 +89,8 @@ struct UpdateOptions {
 /* UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m) [see UpdateOptions] */
 std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options);
 
-/* DELETE FROM t WHERE key1 = $1 .. [AND last written through origin $(m+1)] */
-std::string BuildDelete(std::string_view table, Names key_columns, bool guarded);
+/* DELETE FROM t WHERE key1 = $1 .. [AND the guard, from $(m+1), for table relid] */
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid = 0);
 
 /*
  * The local row a change would touch, locked, with its version:

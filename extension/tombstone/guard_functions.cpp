@@ -22,7 +22,10 @@ extern "C" {
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -47,15 +50,52 @@ void RequireSelect(Oid relid) {
 }
 
 /*
+ * OIDs of a concord table and its index, looked up once per process (these
+ * functions run once per applied row).  A relcache invalidation of either
+ * forgets them, so a recreated extension is found again.
+ */
+struct CachedCatalog {
+	const char *table;
+	Oid table_oid;
+	Oid index_oid;
+};
+CachedCatalog cached_catalogs[2] = {{"tombstone", InvalidOid, InvalidOid}, {"row_version", InvalidOid, InvalidOid}};
+bool callback_registered = false;
+
+void ForgetCatalogs(Datum, Oid relid) {
+	for (CachedCatalog &c : cached_catalogs)
+		if (!OidIsValid(relid) || relid == c.table_oid || relid == c.index_oid)
+			c.table_oid = c.index_oid = InvalidOid;
+}
+
+void LookupCatalogTable(const char *table, const char *index, Oid *table_oid, Oid *index_oid) {
+	CachedCatalog *c = strcmp(table, "tombstone") == 0 ? &cached_catalogs[0] : &cached_catalogs[1];
+	if (!OidIsValid(c->table_oid)) {
+		if (!callback_registered) {
+			CacheRegisterRelcacheCallback(ForgetCatalogs, (Datum)0);
+			callback_registered = true;
+		}
+		Oid nsp = get_namespace_oid("concord", false);
+		Oid t = get_relname_relid(table, nsp);
+		Oid i = get_relname_relid(index, nsp);
+		if (!OidIsValid(t) || !OidIsValid(i))
+			elog(ERROR, "concord: catalog table %s is missing", table);
+		c->table_oid = t;
+		c->index_oid = i;
+	}
+	*table_oid = c->table_oid;
+	*index_oid = c->index_oid;
+}
+
+/*
  * Looks up (relid, key) in a concord table through its primary key; returns
  * whether a row exists and, if xmin is valid, whether one with that xmin does.
+ * With `found`, hands back a copy of the row found.
  */
-bool Probe(const char *table, const char *index, Oid relid, bytea *key, TransactionId xmin) {
-	Oid nsp = get_namespace_oid("concord", false);
-	Oid table_oid = get_relname_relid(table, nsp);
-	Oid index_oid = get_relname_relid(index, nsp);
-	if (!OidIsValid(table_oid) || !OidIsValid(index_oid))
-		elog(ERROR, "concord: catalog table %s is missing", table);
+bool Probe(const char *table, const char *index, Oid relid, bytea *key, TransactionId xmin,
+           HeapTuple *found_tuple = nullptr, TupleDesc *found_desc = nullptr) {
+	Oid table_oid, index_oid;
+	LookupCatalogTable(table, index, &table_oid, &index_oid);
 	Relation rel = table_open(table_oid, AccessShareLock);
 	ScanKeyData keys[2];
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
@@ -64,6 +104,10 @@ bool Probe(const char *table, const char *index, Oid relid, bytea *key, Transact
 	HeapTuple tuple = systable_getnext(scan);
 	bool found = HeapTupleIsValid(tuple) &&
 	             (!TransactionIdIsValid(xmin) || TransactionIdEquals(HeapTupleHeaderGetXmin(tuple->t_data), xmin));
+	if (found && found_tuple != nullptr) {
+		*found_tuple = heap_copytuple(tuple);
+		*found_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
@@ -74,18 +118,42 @@ bool Probe(const char *table, const char *index, Oid relid, bytea *key, Transact
 } // namespace concord::tombstone
 
 /*
- * The apply fast path's guard, once per applied UPDATE/DELETE: true if xid
- * committed through replication origin `origin`.  Plain C and a boolean,
- * where pg_xact_commit_timestamp_origin() would build a record.
+ * The apply fast path's guard, once per applied UPDATE/DELETE: true if the
+ * row (written by xid) was last written by the peer the change comes from,
+ * so the change cannot conflict.  That is: xid committed through the peer's
+ * origin; or xid is an initial copy (copy_origin) and the version recorded
+ * for the row names the peer and is older than the change (equal or newer
+ * means the copy already holds the change: the slow path skips it).
+ * Plain C and a boolean, where pg_xact_commit_timestamp_origin() would
+ * build a record.
  */
 Datum concord_written_through(PG_FUNCTION_ARGS) {
 	TransactionId xid = DatumGetTransactionId(PG_GETARG_DATUM(0));
 	Oid origin = PG_GETARG_OID(1);
+	Oid copy_origin = PG_GETARG_OID(2);
 	TimestampTz ts;
 	RepOriginId writer;
 	if (!TransactionIdIsNormal(xid) || !TransactionIdGetCommitTsData(xid, &ts, &writer))
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(writer == origin);
+	if (writer == origin)
+		PG_RETURN_BOOL(true);
+	if (!OidIsValid(copy_origin) || writer != copy_origin)
+		PG_RETURN_BOOL(false);
+	return concord::pg::Entry([&] {
+		Oid relid = PG_GETARG_OID(3);
+		concord::tombstone::RequireSelect(relid);
+		HeapTuple version;
+		TupleDesc desc;
+		if (!concord::tombstone::Probe("row_version", "row_version_pkey", relid, PG_GETARG_BYTEA_PP(4), xid, &version,
+		                               &desc))
+			return BoolGetDatum(false);
+		bool ts_null, node_null;
+		Datum recorded_ts = heap_getattr(version, 3, desc, &ts_null);
+		Datum recorded_node = heap_getattr(version, 4, desc, &node_null);
+		bool ok = !ts_null && !node_null && DatumGetTimestampTz(recorded_ts) < PG_GETARG_TIMESTAMPTZ(6) &&
+		          strcmp(TextDatumGetCString(recorded_node), text_to_cstring(PG_GETARG_TEXT_PP(5))) == 0;
+		return BoolGetDatum(ok);
+	});
 }
 
 /* True if the key of table relid has a tombstone (visible to the statement). */

@@ -21,8 +21,12 @@
 namespace concord::sql {
 namespace {
 
-/* The fast path's guard: the row was last written through the origin in parameter $n. */
-std::string Origin(int n) { return "concord.written_through(xmin, $" + std::to_string(n) + ")"; }
+/* The fast path's guard (sql::kGuardParams parameters from $n) for table relid. */
+std::string Origin(int n, uint32_t relid = 0) {
+	auto p = [](int i) { return "$" + std::to_string(i); };
+	return "concord.written_through(xmin, " + p(n) + ", " + p(n + 1) + ", " + std::to_string(relid) +
+	       "::pg_catalog.oid, " + p(n + 2) + ", " + p(n + 3) + ", " + p(n + 4) + ")";
+}
 
 /* Keeps string_views alive for a Names argument. */
 class NameList {
@@ -94,10 +98,13 @@ std::map<size_t, int> Params(const std::string &sql) {
 	return out;
 }
 
-void ExpectParamsOneToN(const std::string &sql, size_t n) {
+/* $1..$n each used once, except those listed in `twice` (used exactly twice). */
+void ExpectParamsOneToN(const std::string &sql, size_t n, std::initializer_list<size_t> twice = {}) {
 	std::map<size_t, int> expected;
 	for (size_t i = 1; i <= n; i++)
 		expected[i] = 1;
+	for (size_t i : twice)
+		expected[i] = 2;
 	EXPECT_EQ(Params(sql), expected) << sql;
 }
 
@@ -170,7 +177,8 @@ TEST(BuildGuardedInsert, Exact) {
 UpdateOptions Guarded(uint32_t recorded_relid = 0, const bool *delta = nullptr) {
 	UpdateOptions o;
 	o.guarded = true;
-	o.recorded_relid = recorded_relid;
+	o.relid = recorded_relid;
+	o.recorded_check = recorded_relid != 0;
 	o.delta = delta;
 	return o;
 }
@@ -197,12 +205,14 @@ TEST(BuildUpdate, Exact) {
 TEST(BuildUpdate, RecordedVersionCheck) {
 	NameList set{"a"};
 	NameList key{"id"};
+	/* the guard takes $3..$7; the check reuses its key bytes ($5) */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(16384)),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1 WHERE \"id\" = $2 AND " + Origin(3) + kRecorded +
-	              "16384::pg_catalog.oid, $4, xmin)");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1 WHERE \"id\" = $2 AND " + Origin(3, 16384) + kRecorded +
+	              "16384::pg_catalog.oid, $5, xmin)");
 	/* The check belongs to the guarded fast path only. */
 	UpdateOptions unguarded;
-	unguarded.recorded_relid = 16384;
+	unguarded.relid = 16384;
+	unguarded.recorded_check = true;
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), unguarded),
 	          BuildUpdate(kTable, set.names(), key.names(), UpdateOptions{}));
 }
@@ -211,27 +221,27 @@ TEST(BuildUpdate, DeltaColumns) {
 	NameList set{"a", "n", "m"};
 	NameList key{"id"};
 	const bool delta[] = {false, true, true};
-	/* old values follow SET ($1..$3), key ($4) and origin ($5): n's is $6, m's is $7 */
+	/* old values follow SET ($1..$3), key ($4) and the guard ($5..$9): n's is $10, m's is $11 */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(0, delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
-	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($6, 0)), "
-	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($7, 0)) "
+	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($10, 0)), "
+	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($11, 0)) "
 	          "WHERE \"id\" = $4 AND " +
 	              Origin(5));
-	/* without the origin guard the old values start one earlier */
+	/* without the guard the old values follow the key */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Deltas(delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
 	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($5, 0)), "
 	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($6, 0)) "
 	          "WHERE \"id\" = $4");
-	/* with the recorded-version check, after its key parameter ($6): n's is $7, m's is $8 */
+	/* the recorded-version check adds no parameter: it reuses the guard's key bytes ($7) */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(77, delta)),
 	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
-	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($7, 0)), "
-	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($8, 0)) "
+	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($10, 0)), "
+	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($11, 0)) "
 	          "WHERE \"id\" = $4 AND " +
-	              Origin(5) + kRecorded +
-	              "77::pg_catalog.oid, $6, xmin)");
+	              Origin(5, 77) + kRecorded +
+	              "77::pg_catalog.oid, $7, xmin)");
 }
 
 TEST(BuildUpdate, DeltaColumnWithAwkwardName) {
@@ -337,7 +347,8 @@ std::vector<std::string> BuildAll(const Shape &s, const std::string &name) {
 	out.push_back(BuildGuardedInsert(table, set.names(), s.guarded, key.names(), 42));
 	UpdateOptions options;
 	options.guarded = s.guarded;
-	options.recorded_relid = s.recorded ? 16384 : 0;
+	options.relid = 16384;
+	options.recorded_check = s.recorded;
 	options.delta = s.delta.empty() ? nullptr : delta;
 	out.push_back(BuildUpdate(table, set.names(), key.names(), options));
 	out.push_back(BuildDelete(table, key.names(), s.guarded));
@@ -366,9 +377,13 @@ TEST_P(StatementShape, ParametersAreOneToNEachOnce) {
 		std::vector<std::string> built = BuildAll(s, name);
 		ExpectParamsOneToN(built[0], s.set_count);
 		ExpectParamsOneToN(built[1], s.set_count + 1);
-		ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? 1 : 0) +
-		                                 (s.guarded && s.recorded ? 1 : 0) + deltas);
-		ExpectParamsOneToN(built[3], s.key_count + (s.guarded ? 1 : 0));
+		/* the recorded-version check reuses the guard's key bytes (its third parameter) */
+		size_t key_bytes = s.set_count + s.key_count + 3;
+		if (s.guarded && s.recorded)
+			ExpectParamsOneToN(built[2], s.set_count + s.key_count + kGuardParams + deltas, {key_bytes});
+		else
+			ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? kGuardParams : 0) + deltas);
+		ExpectParamsOneToN(built[3], s.key_count + (s.guarded ? kGuardParams : 0));
 		ExpectParamsOneToN(built[4], s.key_count);
 		ExpectParamsOneToN(built[5], s.set_count + s.key_count);
 	}

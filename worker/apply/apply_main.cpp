@@ -28,6 +28,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -113,6 +114,7 @@ void LoadIdentity() {
 		state->peer_name = pstrdup(sub.peer_name);
 		state->peer_dsn = pstrdup(sub.peer_dsn);
 		state->link_name = pstrdup(sub.link_name);
+		state->peer_name_text = CStringGetTextDatum(sub.peer_name);
 		MemoryContextSwitchTo(old);
 		state->origin = replorigin_by_name(state->link_name, false);
 	}

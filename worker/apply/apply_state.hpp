@@ -24,6 +24,7 @@ struct ApplyState {
 	char *peer_dsn;
 	char *link_name;     /* slot on the peer, origin here */
 	char *node_name;     /* this node */
+	Datum peer_name_text; /* peer_name as a text Datum (a parameter of every guarded statement) */
 	RepOriginId origin;
 
 	/* The remote transaction in progress. */

@@ -5,6 +5,9 @@
 
 extern "C" {
 #include "executor/spi.h"
+#include "replication/origin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 }
 
 #include "extension/tombstone/tombstone.hpp"
@@ -13,10 +16,20 @@ extern "C" {
 #include "worker/apply/run_as_owner.hpp"
 #include "worker/conflict/local_version.hpp"
 #include "extension/shmem/shared_state.hpp"
+#include "common/sql/statements.hpp"
+#include "worker/sync/initial_copy.hpp"
 
 namespace concord::apply {
 
 namespace {
+
+/* The origin initial copies into this node write under (0 while there is none). */
+Oid CopyOrigin() {
+	static RepOriginId origin = InvalidRepOriginId;
+	if (origin == InvalidRepOriginId)
+		origin = replorigin_by_name(sync::CopyOriginName(state->node_name), true);
+	return origin;
+}
 
 uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what) {
 	OwnerScope owner(t->owner);
@@ -25,6 +38,21 @@ uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nul
 	if (rc != expected)
 		elog(ERROR, "concord: %s on \"%s\" failed: %s", what, t->display_name, SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+/* The guard's values (see sql::kGuardParams), from values[n]; returns the new count. */
+int AppendGuardValues(const LocalTarget *t, const Datum *key_values, Datum *values, char *nulls, int n) {
+	values[n] = ObjectIdGetDatum(state->origin);
+	nulls[n++] = ' ';
+	values[n] = ObjectIdGetDatum(CopyOrigin());
+	nulls[n++] = ' ';
+	values[n] = PointerGetDatum(TombstoneKey(t, key_values));
+	nulls[n++] = ' ';
+	values[n] = state->peer_name_text;
+	nulls[n++] = ' ';
+	values[n] = TimestampTzGetDatum(state->remote_commit_time);
+	nulls[n++] = ' ';
+	return n;
 }
 
 } // namespace
@@ -125,7 +153,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	LocalTarget *t = &rel->target;
 	bool delta = t->has_delta && old_row != nullptr;
 	SPIPlanPtr plan = UpdatePlanFor(rel, row->unchanged, guarded, delta, delta_only);
-	int max_args = 2 * t->ncols + t->nkeys + 2;
+	int max_args = 2 * t->ncols + t->nkeys + sql::kGuardParams;
 	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * max_args));
 	char *nulls = static_cast<char *>(palloc(max_args + 1));
 	int n = 0;
@@ -139,14 +167,8 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 		values[n] = key_values[k];
 		nulls[n++] = ' ';
 	}
-	if (guarded) {
-		values[n] = ObjectIdGetDatum(state->origin);
-		nulls[n++] = ' ';
-	}
-	if (guarded && t->has_delta) {
-		values[n] = PointerGetDatum(TombstoneKey(t, key_values));
-		nulls[n++] = ' ';
-	}
+	if (guarded)
+		n = AppendGuardValues(t, key_values, values, nulls, n);
 	if (delta) {
 		for (int c = 0; c < t->ncols; c++) {
 			if (row->unchanged[c] || !t->is_delta[c] || rel->cols[c].is_key)
@@ -162,11 +184,15 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 uint64 ExecDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) {
 	LocalTarget *t = &rel->target;
 	SPIPlanPtr plan = DeletePlan(rel, guarded);
-	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->nkeys + 1)));
+	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->nkeys + sql::kGuardParams)));
+	char *nulls = static_cast<char *>(palloc(t->nkeys + sql::kGuardParams + 1));
 	memcpy(values, key_values, sizeof(Datum) * t->nkeys);
+	memset(nulls, ' ', t->nkeys);
+	int n = t->nkeys;
 	if (guarded)
-		values[t->nkeys] = ObjectIdGetDatum(state->origin);
-	return Run(t, plan, values, nullptr, SPI_OK_DELETE, "DELETE");
+		n = AppendGuardValues(t, key_values, values, nulls, n);
+	nulls[n] = '\0';
+	return Run(t, plan, values, nulls, SPI_OK_DELETE, "DELETE");
 }
 
 } // namespace concord::apply

@@ -35,6 +35,16 @@ sql::Names KeyNames(const RemoteRelation *rel) {
 	return {items, static_cast<size_t>(t->nkeys)};
 }
 
+/* Appends the guard's parameter types (see sql::kGuardParams); returns the new count. */
+int AppendGuardTypes(Oid *types, int n) {
+	types[n++] = OIDOID;         /* the peer's origin */
+	types[n++] = OIDOID;         /* the copy origin */
+	types[n++] = BYTEAOID;       /* the row's key bytes */
+	types[n++] = TEXTOID;        /* the peer's node name */
+	types[n++] = TIMESTAMPTZOID; /* the change's commit time */
+	return n;
+}
+
 /* Appends the key column types to types[n..]; returns the new count. */
 int AppendKeyTypes(const LocalTarget *t, Oid *types, int n) {
 	for (int k = 0; k < t->nkeys; k++)
@@ -94,11 +104,11 @@ SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded) {
 	if (*slot != nullptr)
 		return *slot;
 	MemoryContext old = MemoryContextSwitchTo(t->context);
-	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->nkeys + 1)));
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (t->nkeys + sql::kGuardParams)));
 	int n = AppendKeyTypes(t, types, 0);
 	if (guarded)
-		types[n++] = OIDOID;
-	char *sql = pg::ToPalloc([&] { return sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded); });
+		n = AppendGuardTypes(types, n);
+	char *sql = pg::ToPalloc([&] { return sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded, t->relid); });
 	*slot = PrepareKept(sql, n, types);
 	MemoryContextSwitchTo(old);
 	return *slot;
@@ -128,7 +138,7 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	MemoryContext old = MemoryContextSwitchTo(t->context);
 	bool *set = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
 	bool *set_delta = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
-	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (2 * t->ncols + t->nkeys + 1)));
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (2 * t->ncols + t->nkeys + sql::kGuardParams)));
 	int nargs = 0;
 	int nset = 0;
 	for (int c = 0; c < t->ncols; c++) {
@@ -142,16 +152,15 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	}
 	nargs = AppendKeyTypes(t, types, nargs);
 	if (guarded)
-		types[nargs++] = OIDOID;
-	if (guarded && t->has_delta)
-		types[nargs++] = BYTEAOID;
+		nargs = AppendGuardTypes(types, nargs);
 	for (int c = 0; c < t->ncols; c++)
 		if (set[c] && delta && t->is_delta[c])
 			types[nargs++] = t->types[c];
 	sql::UpdateOptions options;
 	options.guarded = guarded;
+	options.relid = t->relid;
 	/* Delta tables may hold rows whose version is recorded, not their xmin's: those take the slow path. */
-	options.recorded_relid = guarded && t->has_delta ? t->relid : 0;
+	options.recorded_check = guarded && t->has_delta;
 	options.delta = delta ? set_delta : nullptr;
 	char *sql = pg::ToPalloc([&] { return sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), options); });
 	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));

@@ -19,6 +19,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use ConcordTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -29,6 +30,7 @@ our @EXPORT = qw(
   pause_link resume_link pause_all resume_all wait_applied_by
   conflict_lines conflict_line tup
   wait_peer_error peer_failures
+  start_sql
 );
 
 my $DB = $ConcordTest::DB;
@@ -227,6 +229,19 @@ sub wait_peer_error
 		't', 60);
 	diag_peers($node) unless $ok;
 	return $ok;
+}
+
+# start_sql(NODE, SQL) — runs SQL (one psql -c, so a DO block may COMMIT) at
+# NODE in the background.  Returns the IPC::Run harness (->finish waits and
+# is true if psql succeeded) and, in list context, a reference to its stderr.
+sub start_sql
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($DB), '-c', $sql ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	return wantarray ? ($h, \$err) : $h;
 }
 
 1;
