@@ -17,13 +17,16 @@ const char *NodeNameProblem(std::string_view name) {
 		if (!ok)
 			return "A node name may contain only lowercase letters, digits and underscores";
 	}
+	/* "__" separates the two names of a link; inside or at the end of a name it would blur that. */
+	if (name.find(kSeparator) != std::string_view::npos || name.back() == '_')
+		return "A node name may not contain two underscores in a row or end with an underscore";
 	return nullptr;
 }
 
 std::string LinkName(std::string_view provider, std::string_view subscriber) {
 	std::string out(kPrefix);
 	out.append(provider);
-	out.push_back('_');
+	out.append(kSeparator);
 	out.append(subscriber);
 	return out;
 }
@@ -31,12 +34,12 @@ std::string LinkName(std::string_view provider, std::string_view subscriber) {
 std::string ProviderSlotPrefix(std::string_view provider) {
 	std::string out(kPrefix);
 	out.append(provider);
-	out.push_back('_');
+	out.append(kSeparator);
 	return out;
 }
 
 std::string ProviderOfLink(std::string_view link_name, std::string_view subscriber) {
-	std::string suffix = "_" + std::string(subscriber);
+	std::string suffix = std::string(kSeparator) + std::string(subscriber);
 	if (link_name.size() <= kPrefix.size() + suffix.size() || link_name.substr(0, kPrefix.size()) != kPrefix ||
 	    link_name.substr(link_name.size() - suffix.size()) != suffix)
 		return {};

@@ -2,11 +2,12 @@
  * names.hpp — node names and the replication object names derived from them
  * (pure C++).
  *
- * A node name is 1-24 characters of [a-z0-9_] starting with a letter, so the
- * derived names below are valid slot names (PostgreSQL allows [a-z0-9_], at
- * most 63 bytes) and stay unique per (provider, subscriber) pair:
- *   slot on the provider:        concord_<provider>_<subscriber>
- *   origin on the subscriber:    concord_<provider>_<subscriber>
+ * A node name is 1-24 characters of [a-z0-9_] starting with a letter, with
+ * no "__" and no trailing "_", so the derived names below are valid slot
+ * names (PostgreSQL allows [a-z0-9_], at most 63 bytes) and name exactly one
+ * (provider, subscriber) pair — "__" can only be the separator:
+ *   slot on the provider:        concord_<provider>__<subscriber>
+ *   origin on the subscriber:    concord_<provider>__<subscriber>
  * Slot and origin share the name so an operator can match them at a glance.
  * Node names compare bytewise (last-update-wins ties break on them).
  */
@@ -19,6 +20,7 @@ namespace concord::naming {
 
 inline constexpr size_t kMaxNodeNameLength = 24;
 inline constexpr std::string_view kPrefix = "concord_";
+inline constexpr std::string_view kSeparator = "__";
 
 /* Returns nullptr if name is a valid node name, else why it is not. */
 const char *NodeNameProblem(std::string_view name);

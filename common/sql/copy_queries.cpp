@@ -44,7 +44,7 @@ std::string BuildKeyExpression(std::string_view alias, Names key_columns, Names 
 
 std::string BuildCopyVersionsQuery(std::string_view qualified_table, uint32_t local_relid, std::string_view key_expr,
                                    std::string_view peer) {
-	std::string suffix = QuoteLiteral("_" + std::string(peer));
+	std::string suffix = QuoteLiteral("__" + std::string(peer));
 	std::string out = "COPY (SELECT " + std::to_string(local_relid) + "::pg_catalog.oid, " + std::string(key_expr);
 	/* commit timestamp: the row's own, or the version the peer recorded for it (same xmin) */
 	out += ", CASE WHEN cv.relid IS NOT NULL THEN cv.commit_ts ELSE c.\"timestamp\" END";

@@ -166,7 +166,39 @@ BEGIN
 END $f$;
 CREATE DOMAIN mallory_s.dom AS int CONSTRAINT dom_ok CHECK (mallory_s.dom_ok(VALUE));
 CREATE TABLE mallory_s.t_domain (id int PRIMARY KEY, d mallory_s.dom);
+
+-- 9. session settings changed for whatever the worker applies next
+CREATE TABLE mallory_s.t_state (id int PRIMARY KEY);
+CREATE FUNCTION mallory_s.state_trg() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF mallory_s.in_apply() THEN
+        PERFORM mallory_s.note('session state found: read only ' || pg_catalog.current_setting('default_transaction_read_only')
+                               || ', transaction read only ' || pg_catalog.current_setting('transaction_read_only')
+                               || ', search_path ' || pg_catalog.current_setting('search_path'));
+        PERFORM pg_catalog.set_config('default_transaction_read_only', 'on', false);
+        PERFORM pg_catalog.set_config('search_path', 'mallory_s, pg_catalog', false);
+        PERFORM mallory_s.note('session state: read only ' || pg_catalog.current_setting('default_transaction_read_only')
+                               || ', search_path ' || pg_catalog.current_setting('search_path'));
+    END IF;
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER state BEFORE INSERT ON mallory_s.t_state FOR EACH ROW EXECUTE FUNCTION mallory_s.state_trg();
+ALTER TABLE mallory_s.t_state ENABLE ALWAYS TRIGGER state;
+
+-- 10. her own "=" for oids, picked by statements parsed under her search_path
+CREATE FUNCTION mallory_s.oid_eq(a oid, b oid) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF mallory_s.in_apply() AND pg_catalog.current_setting('mallory.busy', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_catalog.set_config('mallory.busy', 'on', true);
+        PERFORM mallory_s.escalate('operator', false);
+        PERFORM pg_catalog.set_config('mallory.busy', 'off', true);
+    END IF;
+    RETURN a OPERATOR(pg_catalog.=) b;
+END $f$;
+CREATE OPERATOR mallory_s.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = mallory_s.oid_eq);
 RESET ROLE;
+-- An ordinary table of the administrator's, applied after her transaction.
+CREATE TABLE public.plain (id int PRIMARY KEY);
 SQL
 
 sql_all(\@nodes, $setup);
@@ -176,10 +208,10 @@ $_->safe_psql($db,
 	"SET ROLE mallory; CREATE TABLE mallory_s.t_default (id int PRIMARY KEY, v text, "
 	  . "extra int DEFAULT mallory_s.grab('column default'))") for @subs;
 
-my @tables = map { "mallory_s.t_$_" } qw(quiet loud default check index trunc domain);
+my @tables = map { "mallory_s.t_$_" } qw(quiet loud default check index trunc domain state);
 for my $n (@nodes)
 {
-	$n->safe_psql($db, "SELECT concord.add_table('$_')") for @tables, 'public.shared_t';
+	$n->safe_psql($db, "SELECT concord.add_table('$_')") for @tables, 'public.shared_t', 'public.plain';
 }
 full_mesh(\@nodes);
 
@@ -357,6 +389,60 @@ is($_->safe_psql($db, 'SELECT count(*) FROM mallory_s.t_trunc'), '0', $_->name .
 ran_as_owner('truncate trigger', 5);
 nothing_gained('truncate of her table');
 reset_damage();
+
+# --- 9. session settings changed by her trigger --------------------------------------------
+# Her trigger sets (session-level) default_transaction_read_only and
+# search_path in the apply's session.  The administrator's rows committed
+# after hers must apply as usual: her code cannot change how the worker
+# applies anything else.
+{
+	my %before = map { $_->name => failures_of($_) } @subs;
+	$na->safe_psql($db, 'SET ROLE mallory; INSERT INTO mallory_s.t_state VALUES (1)');
+	$na->safe_psql($db, 'INSERT INTO public.plain VALUES (1)');
+	$na->safe_psql($db, 'INSERT INTO public.plain VALUES (2)');
+	$na->safe_psql($db, 'SET ROLE mallory; INSERT INTO mallory_s.t_state VALUES (2)');
+	ok(wait_converged(\@nodes), 'session state: the mesh converges');
+	for my $n (@subs)
+	{
+		is($n->safe_psql($db, 'SELECT count(*) FROM public.plain'), '2', $n->name . ': session state: later rows applied');
+		note($n->name . ":\n" . $n->safe_psql($db, "SELECT what FROM mallory_s.seen WHERE what LIKE 'session state%' ORDER BY n"));
+		my $p = peer_of($n, 'node_a');
+		is($p->{failures} // 0, $before{ $n->name },
+			$n->name . ': session state: no apply failed after her transaction (her settings did not outlive it)')
+		  or diag explain $p;
+	}
+	nothing_gained('session state');
+}
+
+# --- 10. her search_path for the rest of her transaction ---------------------------------------
+# Her trigger leaves search_path = mallory_s, pg_catalog in the apply's
+# session; the same transaction goes on with a row of app_owner's table.  The
+# statements the worker runs next (as app_owner, or as itself for its own
+# look-ups) must not pick up her "=" operator for oids.
+{
+	$na->safe_psql($db, 'SET ROLE mallory; BEGIN; INSERT INTO mallory_s.t_state VALUES (10); '
+		  . 'INSERT INTO public.shared_t VALUES (10); INSERT INTO mallory_s.t_quiet VALUES (10); COMMIT');
+	for my $n (@subs)
+	{
+		my $settled = poll_until($n,
+			"SELECT (SELECT count(*) FROM public.shared_t WHERE id = 10) = 1 "
+			  . "OR (status = 'error' AND last_error IS NOT NULL) FROM concord.peers WHERE peer_name = 'node_a'",
+			't', 60);
+		ok($settled, $n->name . ': search_path: applied or visibly failing');
+		my $who = $n->safe_psql($db,
+			"SELECT coalesce(string_agg(DISTINCT cur_user || '/' || su, ' '), 'not run') FROM mallory_s.seen WHERE what = 'operator'");
+		note($n->name . ": her operator ran as: $who");
+		ok($who eq 'mallory/false' || $who eq 'not run',
+			$n->name . ": search_path: her operator never ran with anyone else's rights ($who)");
+		is( $n->safe_psql($db,
+				"SELECT coalesce(string_agg(what, '; '), '') FROM mallory_s.seen "
+				  . "WHERE what LIKE 'operator / %' AND what NOT LIKE '%: refused: %'"),
+			'', $n->name . ': search_path: nothing she attempted succeeded');
+	}
+	nothing_gained('search_path');
+	reset_damage();
+	ok(wait_converged(\@nodes, 60), 'search_path: the mesh converges');
+}
 
 # --- 7. a domain CHECK ----------------------------------------------------------------------
 $na->safe_psql($db, 'SET ROLE mallory; INSERT INTO mallory_s.t_domain VALUES (1, 1)');

@@ -3,8 +3,8 @@
 # progress shows in concord.copy_progress, and the memory of the joining
 # node's processes stays flat.
 #
-# node_a, node_b and node_c each load the same 2,500,000 rows of public.big
-# (about 250 MB with its index) before they subscribe to each other, then
+# node_a, node_b and node_c each load the same 2,000,000 rows of public.big
+# (about 225 MB with its index) before they subscribe to each other, then
 # form a full mesh and run a background load: the ConcordMesh load on
 # public.t, and updates, deletes and inserts of public.big at every member.
 # node_d joins through node_a with concord.join_mesh, in the background,
@@ -32,7 +32,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $rows     = 2_500_000;
+my $rows     = 2_000_000;
 my $limit_kb = 100 * 1024;
 my $db       = $ConcordTest::DB;
 
@@ -53,7 +53,7 @@ my @fills = map {
 	IPC::Run::start(
 		[
 			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $_->connstr($db), '-c',
-			"INSERT INTO public.big SELECT g, g % 1000, lpad(g::text, 40, 'x') FROM generate_series(1, $rows) g",
+			"INSERT INTO public.big SELECT g, g % 1000, lpad(g::text, 48, 'x') FROM generate_series(1, $rows) g",
 			'-c', 'ALTER TABLE public.big ADD PRIMARY KEY (id)'
 		])
 } @members;
@@ -114,6 +114,7 @@ my %label_of;         # pid => label
 my @progress;         # [elapsed, relation, rows, bytes, total_rows, total_bytes, tables_done, tables_total, pid]
 my %copy_pids;
 my $copy_seen_at_a = 0;
+my $join_ended     = 0;
 my $sampler = sub {
 	my $now = time - $t0;
 	# The copy running at node_d, read from another connection.
@@ -140,8 +141,10 @@ my $sampler = sub {
 	$copy_seen_at_a++
 	  if $na->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT % FROM public.big) TO STDOUT'") > 0;
+	return 1 if $join_ended;
 	$join->pump_nb;
-	return !$join->pumpable;
+	$join_ended = !$join->pumpable;
+	return $join_ended;
 };
 my $done = wait_for_condition($sampler, 240, 100);
 ok($done, 'join_mesh returned within 4 minutes');

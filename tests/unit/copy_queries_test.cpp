@@ -129,7 +129,7 @@ TEST(CopyVersionsQuery, PeerNameIsALiteralWhateverItHolds) {
 	std::string sql = BuildCopyVersionsQuery("\"s\".\"t\"", 16384, key_expr, "n1");
 	EXPECT_EQ(sql.rfind("COPY (SELECT 16384::pg_catalog.oid, " + key_expr + ", ", 0), 0u) << sql;
 	EXPECT_NE(sql.find("THEN 'n1'"), std::string::npos) << sql;
-	EXPECT_NE(sql.find("'_n1'"), std::string::npos) << sql;
+	EXPECT_NE(sql.find("'__n1'"), std::string::npos) << sql;
 	EXPECT_NE(sql.find("cv.relid = '\"s\".\"t\"'::pg_catalog.regclass"), std::string::npos) << sql;
 	EXPECT_EQ(sql.substr(sql.size() - 11), ") TO STDOUT") << sql;
 }

@@ -24,6 +24,7 @@ const char *const kEmpty = "A node name must not be empty";
 const char *const kTooLong = "A node name must be at most 24 characters long";
 const char *const kBadStart = "A node name must start with a lowercase letter";
 const char *const kBadChar = "A node name may contain only lowercase letters, digits and underscores";
+const char *const kBadUnderscores = "A node name may not contain two underscores in a row or end with an underscore";
 
 class NodeName : public ::testing::TestWithParam<NameCase> {};
 
@@ -39,8 +40,8 @@ TEST_P(NodeName, Problem) {
 INSTANTIATE_TEST_SUITE_P(
     Table, NodeName,
     ::testing::Values(NameCase{"SingleLetter", "a", nullptr}, NameCase{"LetterDigit", "n1", nullptr},
-                      NameCase{"Underscores", "node_1_a", nullptr}, NameCase{"TrailingUnderscore", "z9_", nullptr},
-                      NameCase{"DoubleUnderscore", "a__b", nullptr},
+                      NameCase{"Underscores", "node_1_a", nullptr}, NameCase{"TrailingUnderscore", "z9_", kBadUnderscores},
+                      NameCase{"DoubleUnderscore", "a__b", kBadUnderscores},
                       NameCase{"MaxLength", std::string(24, 'x'), nullptr},
                       NameCase{"AllDigitsAfterLetter", "a01234567890123456789012", nullptr},
                       NameCase{"Empty", "", kEmpty}, NameCase{"TooLong", std::string(25, 'x'), kTooLong},
@@ -59,16 +60,24 @@ INSTANTIATE_TEST_SUITE_P(
 /* ---- LinkName / ProviderSlotPrefix / ProviderOfLink --------------------------- */
 
 TEST(LinkNames, Layout) {
-	EXPECT_EQ(LinkName("n1", "n2"), "concord_n1_n2");
-	EXPECT_EQ(LinkName("a_b", "c"), "concord_a_b_c");
-	EXPECT_EQ(ProviderSlotPrefix("n1"), "concord_n1_");
+	EXPECT_EQ(LinkName("n1", "n2"), "concord_n1__n2");
+	EXPECT_EQ(LinkName("a_b", "c"), "concord_a_b__c");
+	EXPECT_EQ(ProviderSlotPrefix("n1"), "concord_n1__");
 	EXPECT_EQ(kPrefix, "concord_");
+}
+
+TEST(LinkNames, UnderscoredNamesNeverShareALink) {
+	/* With a single "_" separator both of these were concord_a_b_b. */
+	EXPECT_NE(LinkName("a", "b_b"), LinkName("a_b", "b"));
+	EXPECT_EQ(ProviderOfLink(LinkName("a", "b_b"), "b"), "");
+	EXPECT_EQ(ProviderOfLink(LinkName("a_b", "b"), "b_b"), "");
+	EXPECT_EQ(ProviderOfLink(LinkName("a_b", "b"), "b"), "a_b");
 }
 
 TEST(LinkNames, LongestLinkNameFitsASlotName) {
 	/* PostgreSQL slot and origin names hold at most NAMEDATALEN - 1 = 63 bytes. */
 	std::string longest = LinkName(std::string(kMaxNodeNameLength, 'p'), std::string(kMaxNodeNameLength, 's'));
-	EXPECT_EQ(longest.size(), 57u);
+	EXPECT_EQ(longest.size(), 58u);
 	EXPECT_LE(longest.size(), 63u);
 }
 
@@ -94,7 +103,7 @@ TEST_P(LinkRoundTrip, ProviderIsRecovered) {
 INSTANTIATE_TEST_SUITE_P(Pairs, LinkRoundTrip,
                          ::testing::Values(Pair{"n1", "n2"}, Pair{"n2", "n1"}, Pair{"a", "b"}, Pair{"a_b", "c"},
                                            Pair{"a", "b_c"}, Pair{"x_1_y", "z_2"}, Pair{"same", "same"},
-                                           Pair{"p_", "s__"}, Pair{std::string(24, 'p'), std::string(24, 's')},
+                                           Pair{"p_q", "s_t_u"}, Pair{std::string(24, 'p'), std::string(24, 's')},
                                            Pair{"a", std::string(24, 'b')}));
 
 struct NotALink {
@@ -111,18 +120,19 @@ TEST_P(ProviderOfLinkRejects, ReturnsEmpty) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ProviderOfLinkRejects,
-                         ::testing::Values(NotALink{"OtherPrefix", "pglogical_a_b", "b"},
-                                           NotALink{"NoPrefix", "a_b", "b"}, NotALink{"PrefixCase", "Concord_a_b", "b"},
-                                           NotALink{"OtherSubscriber", "concord_a_b", "c"},
-                                           NotALink{"SubscriberOnlyASuffix", "concord_a_bb", "b"},
-                                           NotALink{"EmptyProvider", "concord__b", "b"},
+                         ::testing::Values(NotALink{"OtherPrefix", "pglogical_a__b", "b"},
+                                           NotALink{"NoPrefix", "a__b", "b"}, NotALink{"PrefixCase", "Concord_a__b", "b"},
+                                           NotALink{"OtherSubscriber", "concord_a__b", "c"},
+                                           NotALink{"SubscriberOnlyASuffix", "concord_a__bb", "b"},
+                                           NotALink{"EmptyProvider", "concord___b", "b"},
                                            NotALink{"OnlyPrefix", "concord_", "b"}, NotALink{"Empty", "", "b"},
-                                           NotALink{"PrefixWithoutProvider", "concord_b", "b"},
-                                           NotALink{"UpperCaseProvider", "concord_A_b", "b"},
-                                           NotALink{"ProviderStartsWithDigit", "concord_1a_b", "b"},
-                                           NotALink{"ProviderStartsWithUnderscore", "concord__a_b", "b"},
-                                           NotALink{"ProviderWithHyphen", "concord_a-x_b", "b"},
-                                           NotALink{"ProviderTooLong", "concord_" + std::string(25, 'p') + "_b", "b"},
+                                           NotALink{"PrefixWithoutProvider", "concord__b", "b"},
+                                           NotALink{"UpperCaseProvider", "concord_A__b", "b"},
+                                           NotALink{"ProviderStartsWithDigit", "concord_1a__b", "b"},
+                                           NotALink{"ProviderEndsWithUnderscore", "concord_a___b", "b"},
+                                           NotALink{"ProviderWithHyphen", "concord_a-x__b", "b"},
+                                           NotALink{"ProviderTooLong", "concord_" + std::string(25, 'p') + "__b", "b"},
+                                           NotALink{"SingleUnderscoreSeparator", "concord_a_b", "b"},
                                            NotALink{"MissingSeparator", "concord_ab", "b"}),
                          [](const ::testing::TestParamInfo<NotALink> &info) { return info.param.label; });
 

@@ -110,6 +110,9 @@ void ApplyDelete(protocol::Reader &r) {
 	RemoteRelation *rel = StartChange(r, "DELETE", &t);
 	protocol::OldTupleKind old_kind = r.GetOldTupleKind();
 	CheckReader(r, "DELETE");
+	if (old_kind == protocol::OldTupleKind::kNone)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+		                errmsg("peer \"%s\" sent a DELETE without the deleted row's key", state->peer_name)));
 	TupleValues old_row;
 	ReadTuple(r, rel, t, &old_row);
 	ExpectEnd(r, "DELETE");

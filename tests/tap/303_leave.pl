@@ -1,0 +1,140 @@
+# 303_leave.pl — a node leaves the mesh with concord.leave_mesh() while the
+# others write, and later joins again.
+#
+# node_a, node_b and node_c form a full mesh by hand; node_d joins with
+# join_mesh and writes rows of its own.  Then, while node_a, node_b and
+# node_c run a background load, node_d calls leave_mesh().  Right after it
+# returns:
+#   - no replication slot for node_d remains on any node (neither the
+#     members' slots that fed node_d nor node_d's slots that fed them), and
+#     no walsender serves node_d any more;
+#   - no member subscribes to node_d, node_d subscribes to nobody and is no
+#     longer a node; its apply workers are gone;
+#   - the members drop the replication origins of their links from node_d;
+#   - the members keep replicating among themselves: the load stops, they
+#     converge, their tables are identical and hold every id written (node_d's
+#     rows from before it left included), and a row node_d writes after
+#     leaving reaches nobody.
+# Joining again: join_mesh on node_d while its tables still hold the old
+# rows is refused and leaves nothing behind anywhere; after TRUNCATE, the
+# same join_mesh (under load again) succeeds and the four nodes converge.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ConcordTest;
+use ConcordMesh;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $db = $ConcordTest::DB;
+my ($na, $nb, $nc) = concord_nodes(qw(node_a node_b node_c));
+my $nd = blank_node('node_d');
+my @members = ($na, $nb, $nc);
+my @all     = (@members, $nd);
+my %base = (node_a => 1_000_000, node_b => 2_000_000, node_c => 3_000_000, node_d => 4_000_000);
+
+create_table_everywhere(\@members, $LOAD_SCHEMA, 'public.t');
+$nd->safe_psql($db, $LOAD_SCHEMA);
+full_mesh(\@members);
+seed_rows($na, 1, 1000);
+seed_rows($nb, 1001, 2000);
+ok(wait_converged(\@members), 'the 3-node mesh converges');
+
+# node_d joins and writes.
+my ($ret, $out, $err) = join_mesh($nd, $nc);
+is($ret, 0, 'node_d joined through node_c') or diag($err);
+seed_rows($nd, 4001, 4500);
+$nd->safe_psql($db, "UPDATE t SET v = 7 WHERE id BETWEEN 1 AND 100");
+ok(wait_converged(\@all), 'the 4-node mesh converges');
+assert_same_everywhere(\@all, 'public.t', 'public.t is identical on the four nodes before the leave');
+my @slots_before = map { slots_for_node($_, 'node_d') } @members;
+is(scalar @slots_before, 6, 'before the leave, the members hold 6 slots of links with node_d')
+  or diag("@slots_before");
+
+# node_d leaves while the members write.
+my @loads = map { start_load($_, $base{ $_->name }, 10, 120) } @members;
+ok(poll_until($_, "SELECT count(*) >= 50 FROM public.load_log WHERE id > 1000000", 't', 60),
+	$_->name . ': the load is writing')
+  for @members;
+($ret, $out, $err) = leave_mesh($nd);
+is($ret, 0, 'leave_mesh() on node_d succeeded under load') or diag($err);
+unlike($err, qr/WARNING/, 'leave_mesh() gave no warning (every slot could be dropped)') or diag($err);
+
+# Nothing of node_d remains, at once.
+for my $m (@members)
+{
+	is(join(',', slots_for_node($m, 'node_d')), '', $m->name . ': no replication slot for node_d remains');
+	is(join(',', subscriptions_to($m)), join(',', sort grep { $_ ne $m->name } map { $_->name } @members),
+		$m->name . ': subscribes to the other members only');
+}
+is(join(',', concord_slots($nd)), '', 'node_d: no concord replication slot remains');
+is(join(',', subscriptions_to($nd)), '', 'node_d: subscribes to nobody');
+is($nd->safe_psql($db, 'SELECT count(*) FROM concord.nodes'), '0', 'node_d is no longer a node');
+ok(poll_until($nd, "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'concord apply'", 't', 30),
+	'node_d: its apply workers are gone');
+for my $m (@members)
+{
+	ok(poll_until($m, "SELECT count(*) = 0 FROM pg_stat_replication WHERE application_name = 'concord_node_d'",
+			't', 30),
+		$m->name . ': no walsender serves node_d');
+	ok(poll_until($m, "SELECT count(*) = 0 FROM pg_replication_origin WHERE roname LIKE 'concord\\_node\\_d\\_%'",
+			't', 30),
+		$m->name . ': the replication origin of its link from node_d is dropped');
+	ok(wait_for_peers_on($m, 30), $m->name . ': wait_for_peers no longer waits for node_d');
+}
+note('origins left on node_d after the leave: ' . join(',', origins_of($nd)));
+
+# A row node_d writes now belongs to node_d alone.
+$nd->safe_psql($db, "INSERT INTO t (id, owner) VALUES (9999999, 'node_d')");
+
+# The members go on replicating.
+stop_loads(@loads);
+ok(wait_converged(\@members), 'the three remaining members converge');
+assert_same_everywhere(\@members, 'public.t', 'public.t is identical on the remaining members');
+assert_ids_everywhere(\@members, [ expected_ids(\@all) ]);
+is($_->safe_psql($db, 'SELECT count(*) FROM t WHERE id = 9999999'), '0',
+	$_->name . ': did not receive the row node_d wrote after leaving')
+  for @members;
+assert_healthy(\@members);
+
+# Joining again with the old rows still in place is refused, and leaves nothing behind.
+($ret, $out, $err) = join_mesh($nd, $na);
+isnt($ret, 0, 'join_mesh on node_d with its old rows in place is refused');
+like($err, qr/already holds rows/, '... because the copy fills empty tables only') or diag($err);
+for my $m (@members)
+{
+	is(join(',', slots_for_node($m, 'node_d')), '', $m->name . ': the refused join left no slot for node_d');
+	ok(!grep({ $_ eq 'node_d' } subscriptions_to($m)), $m->name . ': the refused join left no subscription to node_d');
+}
+is(join(',', concord_slots($nd)) . '|' . join(',', subscriptions_to($nd)), '|',
+	'node_d: the refused join left no slot and no subscription');
+is($nd->safe_psql($db, 'SELECT count(*) FROM concord.nodes'), '0', 'node_d: the refused join left no node identity');
+
+# Emptied, node_d joins again, while the members write.
+$nd->safe_psql($db, 'TRUNCATE public.t');
+@loads = map { start_load($_, $base{ $_->name } + 500_000, 10, 120) } @members;
+ok(poll_until($_, "SELECT count(*) >= 50 FROM public.load_log WHERE id > " . ($base{ $_->name } + 500_000), 't', 60),
+	$_->name . ': the load is writing again')
+  for @members;
+($ret, $out, $err) = join_mesh($nd, $na);
+is($ret, 0, 'node_d joined again, through node_a, under load') or diag($err);
+push @loads, start_load($nd, $base{node_d} + 500_000, 10, 120);
+ok(poll_until($nd, "SELECT count(*) >= 50 FROM public.load_log WHERE id > 4500000", 't', 60),
+	'node_d: writes again');
+stop_loads(@loads);
+ok(wait_converged(\@all), 'the four nodes converge after the second join');
+assert_same_everywhere(\@all, 'public.t', 'public.t is identical on the four nodes after the second join');
+assert_ids_everywhere(\@all, [ expected_ids(\@all) ]);
+is($nd->safe_psql($db, 'SELECT count(*) FROM t WHERE id = 9999999'), '0',
+	'node_d no longer holds the row it wrote while outside the mesh');
+assert_healthy(\@all);
+for my $n (@all)
+{
+	my $me = $n->name;
+	my @want = sort map { "concord_${me}_" . $_->name } grep { $_ != $n } @all;
+	is(join(',', concord_slots($n)), join(',', @want), "$me: one slot per subscriber, nothing else");
+}
+
+done_testing();
