@@ -10,13 +10,14 @@
 #   regress  pg_regress: the SQL surface and its errors, the output plugin
 #   pgtap    pgTAP: catalog and behaviour checks
 #   tap      Perl TAP (PostgreSQL::Test::Cluster): multi-node scenarios
+#   fuzz     libFuzzer smoke of the wire codec (tests/fuzz/)
 #   bench    the benchmark's smoke run (small sizes, no timing asserted)
 # Every server a stage starts is stopped by that stage, also on failure.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit regress pgtap tap $( [ -f "$(dirname "$0")/test/bench.sh" ] && echo bench))
+[ ${#stages[@]} -gt 0 ] || stages=(unit fuzz regress pgtap tap bench)
 
 install_deps
 build_install

@@ -156,15 +156,8 @@ sub writer_script
 # Errors a writer may meet when its transaction races with applied changes.
 my $expected_errors = qr/duplicate key value violates unique constraint|current transaction is aborted|deadlock detected/;
 
-# True while the writer's psql runs (reads what it wrote, reaps it when done).
-sub running
-{
-	my ($w) = @_;
-	my $h = $w->{h};
-	return 0 unless $h->pumpable;
-	eval { $h->pump_nb; };
-	return $h->pumpable;
-}
+# True while the writer's psql runs.
+sub running { return harness_running($_[0]{h}); }
 
 sub progress_total
 {
@@ -283,7 +276,7 @@ for my $seed (@seeds)
 	for my $w (@writers)
 	{
 		$w->{h}->finish;
-		push @writer_errors, map { "$w->{name}: $_" } grep { /ERROR/ && !/$expected_errors/ } split /\n/, ${ $w->{err} };
+		push @writer_errors, map { "$w->{name}: $_" } unexpected_errors(${ $w->{err} }, $expected_errors);
 	}
 	my $races_ok = is(scalar(@writer_errors), 0, "seed $seed: the writers met only the expected races");
 	diag(join("\n", @writer_errors[ 0 .. ($#writer_errors < 9 ? $#writer_errors : 9) ])) unless $races_ok;

@@ -96,7 +96,7 @@ assert_healthy(\@all);
 for my $n (@all)
 {
 	my $me = $n->name;
-	my @want = sort map { "concord_${me}_" . $_->name } grep { $_ != $n } @all;
+	my @want = sort map { link_name($me, $_->name) } grep { $_ != $n } @all;
 	is(join(',', concord_slots($n)), join(',', @want), "$me: one slot per subscriber, nothing else");
 }
 

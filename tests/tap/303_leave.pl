@@ -79,7 +79,7 @@ for my $m (@members)
 	ok(poll_until($m, "SELECT count(*) = 0 FROM pg_stat_replication WHERE application_name = 'concord_node_d'",
 			't', 30),
 		$m->name . ': no walsender serves node_d');
-	ok(poll_until($m, "SELECT count(*) = 0 FROM pg_replication_origin WHERE roname LIKE 'concord\\_node\\_d\\_%'",
+	ok(poll_until($m, "SELECT count(*) = 0 FROM pg_replication_origin WHERE roname LIKE 'concord\\_%\\_\\_node\\_d' OR roname LIKE 'concord\\_node\\_d\\_\\_%'",
 			't', 30),
 		$m->name . ': the replication origin of its link from node_d is dropped');
 	ok(wait_for_peers_on($m, 30), $m->name . ': wait_for_peers no longer waits for node_d');
@@ -133,7 +133,7 @@ assert_healthy(\@all);
 for my $n (@all)
 {
 	my $me = $n->name;
-	my @want = sort map { "concord_${me}_" . $_->name } grep { $_ != $n } @all;
+	my @want = sort map { link_name($me, $_->name) } grep { $_ != $n } @all;
 	is(join(',', concord_slots($n)), join(',', @want), "$me: one slot per subscriber, nothing else");
 }
 

@@ -250,3 +250,16 @@ TEST(StreamFrameLayout, StatusUpdateSizeIsWhatPostgresExpects) {
 
 } // namespace
 } // namespace concord::protocol
+
+namespace concord::protocol {
+namespace {
+
+TEST(Keepalive, ExtraBytesAreRefused) {
+	/* A keepalive is exactly 18 bytes, as PostgreSQL's walreceiver insists; found by the fuzzer. */
+	Parsed p = Parse(Keepalive(1, 2, 0) + "x");
+	EXPECT_FALSE(p.ok);
+	EXPECT_EQ(p.error, "oversized keepalive frame");
+}
+
+} // namespace
+} // namespace concord::protocol

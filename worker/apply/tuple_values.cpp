@@ -49,6 +49,11 @@ void ReadValues(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleV
 			out->any_unchanged = true;
 			break;
 		case protocol::ValueKind::kText: {
+			/* Text never holds a NUL; one would silently cut the value short. */
+			if (memchr(v.data.data(), '\0', v.data.size()) != nullptr)
+				ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+				                errmsg("peer \"%s\" sent a text value containing a NUL byte for table \"%s\"",
+				                       state->peer_name, t->display_name)));
 			char *text = pnstrdup(v.data.data(), v.data.size());
 			if (keep_text)
 				out->texts[c] = text;

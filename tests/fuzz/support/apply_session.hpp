@@ -13,7 +13,7 @@
  * database (SPI, input functions, catalog lookups) is left out, but every
  * byte it would hand to PostgreSQL is copied, so ASan sees the read.  The
  * session never skips a transaction (the worker then reads less, not more),
- * and batched inserts are read by the same ReadTuple as single ones.
+ * and batched inserts (ReadTupleText) share ReadTuple's decoding, ReadValues.
  *
  * Keep it in step with the worker: a change to how the worker reads a
  * message belongs here too, or the fuzzer tests a decoder nobody runs.

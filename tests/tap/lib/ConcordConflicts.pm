@@ -30,7 +30,7 @@ our @EXPORT = qw(
   pause_link resume_link pause_all resume_all wait_applied_by
   conflict_lines conflict_line tup
   wait_peer_error peer_failures
-  start_sql
+  start_sql harness_running unexpected_errors
 );
 
 my $DB = $ConcordTest::DB;
@@ -242,6 +242,24 @@ sub start_sql
 		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($DB), '-c', $sql ],
 		'<', \undef, '>', \$out, '2>', \$err);
 	return wantarray ? ($h, \$err) : $h;
+}
+
+# harness_running(HARNESS) — true while the process of an IPC::Run harness
+# runs (reads what it wrote so far, so a finished one is seen as finished).
+sub harness_running
+{
+	my ($h) = @_;
+	return 0 unless $h->pumpable;
+	eval { $h->pump_nb; };
+	return $h->pumpable;
+}
+
+# unexpected_errors(STDERR_TEXT, EXPECTED_RE) — the ERROR lines of a psql
+# run that do not match EXPECTED_RE.
+sub unexpected_errors
+{
+	my ($text, $expected) = @_;
+	return grep { /ERROR/ && !/$expected/ } split /\n/, $text;
 }
 
 1;

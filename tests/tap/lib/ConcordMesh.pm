@@ -32,7 +32,7 @@ our @EXPORT = qw(
   blank_node join_mesh leave_mesh
   $LOAD_SCHEMA seed_rows start_load stop_loads load_count
   expected_ids ids_of assert_ids_everywhere
-  concord_slots slots_for_node subscriptions_to origins_of
+  link_name concord_slots slots_for_node subscriptions_to origins_of
   assert_healthy peak_memory
 );
 
@@ -270,12 +270,21 @@ sub concord_slots
 	return $s eq '' ? () : split /,/, $s;
 }
 
-# slots_for_node(NODE, NAME) — NODE's slots that feed node NAME or that NAME
-# provides from (concord_NAME_* or concord_*_NAME), as a sorted list.
+# link_name(PROVIDER, SUBSCRIBER) — name of the slot on PROVIDER (and of the
+# replication origin on SUBSCRIBER) of that link: concord_<provider>__<subscriber>
+# (node names never contain "__").
+sub link_name
+{
+	my ($provider, $subscriber) = @_;
+	return "concord_${provider}__${subscriber}";
+}
+
+# slots_for_node(NODE, NAME) — NODE's slots of links from or to node NAME
+# (concord_NAME__* or concord_*__NAME), as a sorted list.
 sub slots_for_node
 {
 	my ($node, $name) = @_;
-	return grep { /^concord_\Q$name\E_/ || /_\Q$name\E$/ } concord_slots($node);
+	return grep { /^concord_\Q$name\E__/ || /__\Q$name\E$/ } concord_slots($node);
 }
 
 # subscriptions_to(NODE) — peer names of NODE's subscriptions, sorted.

@@ -1,0 +1,212 @@
+# 111_delta_counters.pl — counters with delta columns at 3 nodes: however
+# the increments race, every node ends with the sum of all increments.
+#
+# counters (id, hits bigint, n int, amount numeric(14,2)): hits, n and amount
+# are delta columns (REPLICA IDENTITY FULL on every node); the table has no
+# other columns (docs/conflicts.md: other columns of a delta table may not
+# converge).  Rows are created once, by one node; afterwards only
+# increments (amount also negative ones) are written.
+#
+# 1. The documented race: every link paused, node_a adds 1, node_b 10,
+#    node_c twice 100 (in that commit order); after resuming, 211 everywhere,
+#    and node_b records node_a's update as update_origin_differs /
+#    keep_local (its own commit was later; the +1 is still added) and
+#    node_c's as update_origin_differs / apply_remote.
+# 2. Concurrent random increments at all nodes (single rows and ranges,
+#    several per transaction), in phases: every link paused, half of them
+#    paused at random, none paused while links are toggled, every link
+#    paused again; every committed increment is also logged in a local,
+#    unreplicated table, in the same transaction.  Then every link resumes,
+#    wait_for_peers() is true everywhere, and each counter on each node
+#    equals the sum of the logged increments of all nodes.
+# The random choices come from CONCORD_SEED (default 111); a failure prints
+# the command that reruns the same workload.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ConcordTest;
+use ConcordConflicts;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $seed = $ENV{CONCORD_SEED} || 111;
+my $txns = $ENV{CONCORD_ITERATIONS} || 150;    # per node and phase
+srand($seed);
+note("seed $seed; rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111");
+
+my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s');
+my @names = qw(node_a node_b node_c);
+my @nodes = concord_nodes([@names], conf => \@conf);
+my ($na, $nb, $nc) = @nodes;
+my $db = $ConcordTest::DB;
+my $COUNTERS = 12;
+
+create_table_everywhere(\@nodes, q{
+	CREATE TABLE public.counters (id int PRIMARY KEY, hits bigint NOT NULL DEFAULT 0,
+		n int NOT NULL DEFAULT 0, amount numeric(14,2) NOT NULL DEFAULT 0);
+	ALTER TABLE public.counters REPLICA IDENTITY FULL;
+	CREATE TABLE public.inc_log (id int NOT NULL, hits bigint NOT NULL, n int NOT NULL, amount numeric(14,2) NOT NULL);
+}, 'public.counters');
+$_->safe_psql($db, "SELECT concord.set_delta_columns('public.counters', '{hits,n,amount}')") for @nodes;
+is($na->safe_psql($db, 'SELECT delta_columns FROM concord.tables WHERE relation = \'public.counters\'::regclass'),
+	'{hits,n,amount}', 'concord.tables shows the delta columns');
+install_txlog(\@nodes);
+full_mesh(\@nodes);
+
+$na->safe_psql($db, "INSERT INTO counters (id) SELECT generate_series(0, $COUNTERS)");
+ok(wait_converged(\@nodes), 'the counters exist everywhere');
+
+# --- 1. the documented race ------------------------------------------------------
+
+pause_all(\@nodes);
+labelled_txn($na, 'A1', 'UPDATE counters SET hits = hits + 1 WHERE id = 0');
+labelled_txn($nb, 'B1', 'UPDATE counters SET hits = hits + 10 WHERE id = 0');
+labelled_txn($nc, 'C1', 'UPDATE counters SET hits = hits + 100 WHERE id = 0');
+labelled_txn($nc, 'C2', 'UPDATE counters SET hits = hits + 100 WHERE id = 0');
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'race 1: wait_for_peers is true on every node');
+is($_->safe_psql($db, 'SELECT hits FROM counters WHERE id = 0'), '211', $_->name . ': 1 + 10 + 100 + 100 = 211')
+  for @nodes;
+my @b_log = split /\n/, rows_of($nb,
+	"SELECT conflict_type, resolution, remote_origin, remote_commit_ts, local_origin FROM concord.conflicts "
+	  . "WHERE relation = 'public.counters'::regclass ORDER BY conflict_id");
+my %b_by_remote = map { my @f = split /\|/; (label_of($f[3]) => "$f[0]/$f[1]/$f[2]") } @b_log;
+is($b_by_remote{A1}, 'update_origin_differs/keep_local/node_a',
+	"node_b: node_a's older increment lost the row's other columns but was added (update_origin_differs/keep_local)")
+  or diag explain \@b_log;
+like($b_by_remote{C1} // $b_by_remote{C2} // '', qr{^update_origin_differs/apply_remote/node_c$},
+	"node_b: node_c's newer increment won (update_origin_differs/apply_remote)")
+  or diag explain \@b_log;
+
+# --- 2. concurrent random increments in phases ---------------------------------------
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+
+# One node's script of increment transactions for a phase.
+sub script
+{
+	my ($name) = @_;
+	my @lines = ('SET client_min_messages = warning;');
+	for my $t (1 .. $txns)
+	{
+		push @lines, 'BEGIN;';
+		for (1 .. 1 + int(rand(3)))
+		{
+			my $id = 1 + int(rand($COUNTERS));
+			my $hi = rand() < 0.2 ? $id + int(rand(3)) : $id;
+			$hi = $COUNTERS if $hi > $COUNTERS;
+			my $h = 1 + int(rand(5));
+			my $k = int(rand(3));
+			my $m = sprintf('%.2f', rand(200) - 80);
+			push @lines, "UPDATE counters SET hits = hits + $h, n = n + $k, amount = amount + $m "
+			  . "WHERE id BETWEEN $id AND $hi;",
+			  "INSERT INTO inc_log SELECT g, $h, $k, $m FROM generate_series($id, $hi) g;";
+		}
+		push @lines, 'COMMIT;';
+		push @lines, sprintf('SELECT pg_sleep(%.3f) \g /dev/null', rand(0.01)) if rand() < 0.5;
+	}
+	return join("\n", @lines) . "\n";
+}
+
+my @links;
+for my $s (@nodes)
+{
+	push @links, [ $s, $_ ] for grep { $_ != $s } @nodes;
+}
+
+# Phases: which links are paused while the increments run ('toggle': random
+# pauses and resumes while they run).
+my @phases = ('all', 'half', 'toggle', 'all');
+for my $pi (0 .. $#phases)
+{
+	my $phase = $phases[$pi];
+	if ($phase eq 'all')
+	{
+		pause_all(\@nodes);
+	}
+	elsif ($phase eq 'half')
+	{
+		pause_link(@$_) for grep { rand() < 0.5 } @links;
+	}
+	my @w;
+	for my $i (0 .. 2)
+	{
+		my $file = "$dir/phase$pi-$names[$i].sql";
+		open(my $fh, '>', $file) or die "$file: $!";
+		print $fh script($names[$i]);
+		close $fh;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start([ 'psql', '-Xq', '-d', $nodes[$i]->connstr($db), '-f', $file ],
+			'<', \undef, '>', \$out, '2>', \$err);
+		push @w, [ $h, \$err, $names[$i] ];
+	}
+	if ($phase eq 'toggle')
+	{
+		my %paused;
+		for (1 .. 12)
+		{
+			my $l = $links[ int(rand(@links)) ];
+			my $key = $l->[0]->name . '<' . $l->[1]->name;
+			if ($paused{$key}) { resume_link(@$l); delete $paused{$key}; }
+			else { pause_link(@$l); $paused{$key} = 1; }
+			# Let the writers run a little (pacing only).
+			my $before = $nodes[0]->safe_psql($db, 'SELECT count(*) FROM inc_log');
+			wait_for_condition(
+				sub { !harness_running($w[0][0]) || $nodes[0]->safe_psql($db, 'SELECT count(*) FROM inc_log') > $before + 10 },
+				30, 20);
+		}
+	}
+	# A transaction that deadlocks with an apply rolls back with its log rows.
+	for my $x (@w)
+	{
+		$x->[0]->finish;
+		my @bad = unexpected_errors(${ $x->[1] }, qr/deadlock detected|current transaction is aborted/);
+		is(scalar(@bad), 0, "phase $pi ($phase): $x->[2]'s increments ran without unexpected errors")
+		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+	}
+	resume_all(\@nodes) unless $pi == $#phases;
+}
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'after the last phase, wait_for_peers is true on every node');
+
+# Every counter, every column: the sum of every node's logged increments.
+my %want;
+for my $n (@nodes)
+{
+	for my $line (split /\n/, $n->safe_psql($db, 'SELECT id, sum(hits), sum(n), sum(amount) FROM inc_log GROUP BY id'))
+	{
+		my ($id, @s) = split /\|/, $line;
+		$want{$id}[$_] += $s[$_] for 0 .. 2;
+	}
+}
+my $want = join("\n", map {
+		my $w = $want{$_} // [ 0, 0, 0 ];
+		sprintf('%d|%d|%d|%.2f', $_, $w->[0], $w->[1], $w->[2]);
+	} 1 .. $COUNTERS);
+my $all_ok = 1;
+for my $n (@nodes)
+{
+	$all_ok &= is($n->safe_psql($db, "SELECT id, hits, n, amount FROM counters WHERE id > 0 ORDER BY id"), $want,
+		$n->name . ': every counter equals the sum of the increments made at all nodes');
+}
+$all_ok &= assert_same_everywhere(\@nodes, 'counters', 'counters are identical on every node');
+my $conflicts = join(', ',
+	map { $_->name . '=' . $_->safe_psql($db, "SELECT count(*) FROM concord.conflicts") } @nodes);
+note("conflicts recorded (the increments really raced): $conflicts");
+ok($nb->safe_psql($db, "SELECT count(*) > 0 FROM concord.conflicts WHERE remote_commit_ts > '" . ts_of('C2') . "'"),
+	'the random increments met concurrent ones (conflicts were recorded)');
+diag("rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111") unless $all_ok;
+for my $n (@nodes)
+{
+	for my $p (@{ peers($n) })
+	{
+		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
+			$n->name . " from $p->{peer_name}: streaming without error")
+		  or diag explain $p;
+	}
+}
+
+done_testing();
