@@ -89,10 +89,11 @@ SIZES = {
     "kv_rows": (100000, 5000),
     "mesh_rows": (10000, 500),
     "reps": (3, 1),
+    "spi_reps": (1, 1),
     "clients": (4, 2),
     "threads": (2, 2),
     "overhead_seconds": (6, 1),
-    "lag_seconds": (12, 2),
+    "lag_seconds": (10, 2),
     "lag_rates": ("25,50,75", "50"),
     "lag_reps": (1, 1),
     "heartbeat_ms": (20, 20),
@@ -128,6 +129,7 @@ def parser():
         "kv_rows": "rows of the table the UPDATE workload picks random keys from",
         "mesh_rows": "rows per node's table in the mesh phase",
         "reps": "repetitions of each catch-up and origin-overhead measurement",
+        "spi_reps": "catch-up repetitions of the pglogical_spi series (the slowest; a reference only)",
         "clients": "pgbench clients at the origin",
         "threads": "pgbench threads at the origin",
         "overhead_seconds": "duration of each origin-TPS run",
@@ -174,7 +176,7 @@ def parse(argv):
             p.error(f"unknown phase {ph!r} (known: {', '.join(ALL_PHASES)})")
     if any(n not in (2, 3) for n in args.mesh_sizes):
         p.error("--mesh-sizes takes 2 and/or 3")
-    if args.reps < 1 or args.lag_reps < 1:
+    if args.reps < 1 or args.lag_reps < 1 or args.spi_reps < 1:
         p.error("repetitions must be at least 1")
     return args
 

@@ -126,6 +126,42 @@ def machine_info():
     return info
 
 
+def sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def versions(nodes):
+    """Extension versions, and which concord.so the instances load (after set-up)."""
+    out = {}
+    for s, ext in (("concord", "concord"), ("pglogical", "pglogical"), ("pglogical_spi", "pglogical")):
+        for n in nodes:
+            if n.system == s:
+                try:
+                    out[f"{s}_version"] = n.value("SELECT extversion FROM pg_extension WHERE extname = %s", (ext,))
+                except BenchError:
+                    pass
+                break
+    libdir = sh([f"{config.PG_BINDIR}/pg_config", "--pkglibdir"])
+    loaded = os.path.join(libdir, "concord.so")
+    built = os.path.join(ROOT, "concord.so")
+    out["concord_library"] = loaded
+    out["concord_library_sha256"] = sha256(loaded)
+    out["concord_library_mtime"] = (datetime.datetime.fromtimestamp(os.path.getmtime(loaded)).isoformat(
+        timespec="seconds") if os.path.exists(loaded) else None)
+    # Whether the measured library is this checkout's build (make install of
+    # the working tree) or another one (BENCH_NO_BUILD, PG_BINDIR).
+    out["concord_library_is_checkout_build"] = sha256(built) == out["concord_library_sha256"]
+    return out
+
+
 def cpu_idle_pct(seconds=1.0):
     """Share of the machine's CPU time that was idle over the next `seconds`."""
     def read():
@@ -162,14 +198,9 @@ def metadata(ctx, nodes):
     n0 = nodes[0]
     meta["postgres"] = n0.value("SELECT version()")
     meta["pgbench"] = sh([f"{config.PG_BINDIR}/pgbench", "--version"])
-    meta["concord_commit"] = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    meta["concord_worktree_changes"] = len(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    meta["checkout_commit"] = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    meta["checkout_changed_files"] = len(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
                                            .splitlines())
-    for s, ext in (("concord", "concord"), ("pglogical", "pglogical"), ("pglogical_spi", "pglogical")):
-        for n in nodes:
-            if n.system == s:
-                meta[f"{s}_version"] = n.value("SELECT extversion FROM pg_extension WHERE extname = %s", (ext,))
-                break
     settings = {}
     for n in nodes:
         if n.index == 2 and n.system not in settings:
@@ -262,6 +293,7 @@ def run(args):
             if ctx.attempt(f"set-up of {system.name}", lambda c, s: setup.setup_system(c, s) or True, ctx,
                            system) is None:
                 ctx.excluded.add(system.name)
+        ctx.meta.update(versions(nodes))
         phases = {"catchup": catchup.run, "overhead": sustained.run_overhead, "lag": sustained.run_lag,
                   "mesh": mesh.run}
         for ph in config.ALL_PHASES:

@@ -172,6 +172,13 @@ class Summary:
         lines.append("- server log lines that look like problems: "
                      + (", ".join(f"{p['node']} {p['count']}" for p in probs if p["count"]) or "none"))
         lines.append(f"- failed measurements: {len(self.ctx.failures)}")
+        m = self.ctx.meta
+        if "concord_library" in m:
+            lines.append(f"- concord measured: {m['concord_library']} (sha256 {str(m['concord_library_sha256'])[:12]}, "
+                         f"installed {m['concord_library_mtime']}); "
+                         + ("this checkout's build" if m.get("concord_library_is_checkout_build") else
+                            "NOT the build of this checkout") + f" (checkout at {m.get('checkout_commit')}, "
+                         f"{m.get('checkout_changed_files')} changed file(s))")
         idle = self.ctx.meta.get("machine", {}).get("cpu_idle_at_start_pct")
         if idle is not None:
             lines.append(f"- CPU idle before the run: {idle:.0f}%; load average at start / end: "
@@ -220,8 +227,8 @@ class Summary:
             ngrowth = (nbig - nsmall) / 1024 if nbig is not None and nsmall is not None else None
             out.append({"target": name, "verdict": "MET" if growth <= FLAT_SLACK_MIB else "MISSED",
                         "ratio": big / small if small else None, "concord": growth, "native": ngrowth,
-                        "detail": f"concord {small / 1024:.1f} -> {big / 1024:.1f} MiB (+{growth:.1f})"
-                                  + (f"; native {nsmall / 1024:.1f} -> {nbig / 1024:.1f} MiB (+{ngrowth:.1f})"
+                        "detail": f"concord {small / 1024:.1f} -> {big / 1024:.1f} MiB ({growth:+.1f})"
+                                  + (f"; native {nsmall / 1024:.1f} -> {nbig / 1024:.1f} MiB ({ngrowth:+.1f})"
                                      if ngrowth is not None else "")})
         return out
 
@@ -244,8 +251,10 @@ class Summary:
         self.ctx.targets = targets
         parts.append("## Targets\n\n" + self.targets_table(targets))
         if self.res.get("catchup"):
+            spi = (f" ({a.spi_reps} for pglogical's SPI apply)" if "pglogical_spi" in self.systems
+                   and a.spi_reps < a.reps else "")
             parts.append("## Catch-up apply throughput\n\nmedian [min–max] over "
-                         f"{a.reps} run(s); (ratio to native's median)\n\n" + self.catchup())
+                         f"{a.reps} run(s){spi}; (ratio to native's median)\n\n" + self.catchup())
             parts.append("## Apply worker and walsender memory during the big transaction\n\n" + self.memory())
         if self.res.get("overhead"):
             parts.append(f"## Origin write overhead (pgbench TPC-B, {a.clients} clients, {a.overhead_seconds}s)\n\n"

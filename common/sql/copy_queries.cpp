@@ -54,7 +54,8 @@ std::string BuildCopyVersionsQuery(std::string_view qualified_table, uint32_t lo
 	out += " WHEN o.roname LIKE 'concord\\_%' AND pg_catalog.right(o.roname, pg_catalog.length(" + suffix + ")) = " +
 	       suffix;
 	out += " THEN pg_catalog.substr(o.roname, 9, pg_catalog.length(o.roname) - 8 - pg_catalog.length(" + suffix + "))";
-	out += " ELSE o.roname END";
+	/* an origin that no longer exists (dropped by an older version) still yields a name */
+	out += " ELSE coalesce(o.roname, 'origin ' || c.roident::text) END";
 	out += " FROM " + std::string(qualified_table) + " AS r";
 	out += " LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(r.xmin) AS c ON true";
 	out += " LEFT JOIN pg_catalog.pg_replication_origin AS o ON o.roident = c.roident";

@@ -209,17 +209,20 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded,
 }
 
 std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns) {
+	/*
+	 * Only xmin and the row: the caller reads the version from xmin itself.
+	 * (A commit timestamp joined in here would not be recomputed when FOR
+	 * UPDATE waits for a concurrent writer and returns its newer row.)
+	 */
 	std::string out = "SELECT ";
 	out.append(kRowAlias);
-	out.append(".xmin, c.\"timestamp\", c.roident, ");
+	out.append(".xmin, ");
 	out.append(kRowAlias);
 	out.append(" FROM ");
 	out.append(table);
 	out.append(" AS ");
 	out.append(kRowAlias);
-	out.append(" LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(");
-	out.append(kRowAlias);
-	out.append(".xmin) AS c ON true WHERE ");
+	out.append(" WHERE ");
 	if (unique_columns.count == 0) {
 		AppendKeyCondition(&out, key_columns, 1, kRowAlias);
 	} else {
@@ -233,11 +236,7 @@ std::string BuildLookup(std::string_view table, Names key_columns, Names unique_
 	return out;
 }
 
-std::string BuildTombstoneLookup() {
-	return "SELECT t.xmin, c.\"timestamp\", c.roident FROM concord.tombstone AS t "
-	       "LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(t.xmin) AS c ON true "
-	       "WHERE t.relid = $1 AND t.key = $2";
-}
+std::string BuildTombstoneLookup() { return "SELECT t.xmin FROM concord.tombstone AS t WHERE t.relid = $1 AND t.key = $2"; }
 
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity) {
 	std::string out = "TRUNCATE TABLE ";

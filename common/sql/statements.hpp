@@ -93,14 +93,14 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid = 0);
 
 /*
- * The local row a change would touch, locked, with its version:
- * SELECT xmin, commit timestamp, origin id, whole row FROM t WHERE keys = $1..
- * FOR UPDATE.  With unique_columns set, instead finds another row (key not
- * equal to $(u+1)..) holding the same values $1..$u in those columns.
+ * The local row a change would touch, locked: SELECT xmin, whole row FROM t
+ * WHERE keys = $1.. FOR UPDATE (the caller derives the version from xmin).
+ * With unique_columns set, instead finds another row (key not equal to
+ * $(u+1)..) holding the same values $1..$u in those columns.
  */
 std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns = {});
 
-/* The version of a tombstone: SELECT xmin, commit timestamp, origin id WHERE relid = $1 AND key = $2. */
+/* The tombstone of a key: SELECT xmin FROM concord.tombstone WHERE relid = $1 AND key = $2. */
 std::string BuildTombstoneLookup();
 
 /* TRUNCATE TABLE t1, t2 [RESTART IDENTITY] [CASCADE] (tables already qualified) */

@@ -15,7 +15,9 @@ extern "C" {
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/pg_replication_origin.h"
 #include "replication/origin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 }
 
@@ -92,9 +94,20 @@ Datum Subscribe(FunctionCallInfo fcinfo) {
 	 * slot's own start.  (Advancing it here would leave progress behind in
 	 * shared memory if this transaction aborted.)
 	 */
-	/* An origin left by an earlier subscription to this peer belongs to nobody now. */
-	replorigin_drop_by_name(link_name, true, false);
-	replorigin_create(link_name);
+	/*
+	 * Replication origins are never dropped: rows keep the origin id of the
+	 * transaction that wrote them, and a dropped id could be handed to another
+	 * peer later, making its writes look like that peer's.  An origin left by
+	 * an earlier subscription to this peer is reused with its progress reset
+	 * (the new slot starts afresh).
+	 */
+	RepOriginId origin = replorigin_by_name(link_name, true);
+	if (origin == InvalidRepOriginId) {
+		replorigin_create(link_name);
+	} else {
+		LockRelationOid(ReplicationOriginRelationId, RowExclusiveLock);
+		replorigin_advance(origin, InvalidXLogRecPtr, InvalidXLogRecPtr, true /* go backward */, true /* WAL log */);
+	}
 
 	Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 	Datum values[4] = {CStringGetTextDatum(peer_name), CStringGetTextDatum(peer_dsn), CStringGetTextDatum(link_name),

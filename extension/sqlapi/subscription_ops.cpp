@@ -27,9 +27,8 @@ void RemoveSubscription(const catalog::SubscriptionInfo *sub) {
 	Datum values[1] = {ObjectIdGetDatum(sub->sub_id)};
 	catalog::Write("DELETE FROM concord.subscription WHERE sub_id = $1", 1, types, values, nullptr, SPI_OK_DELETE);
 	/*
-	 * The replication origin stays: dropping it here would lose its progress
-	 * if this transaction aborted.  The manager drops origins no subscription
-	 * uses, and subscribe() replaces an orphaned one.
+	 * The replication origin stays (see subscribe()): rows written through it
+	 * keep naming this peer, and a later subscription to it reuses it.
 	 */
 	DropRemoteSlotAtCommit(sub->peer_dsn, sub->link_name, sub->peer_name);
 	WakeWorkersAtCommit();

@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -119,6 +120,17 @@ char *KeyColumnList(Oid relid) {
 	return buf.data;
 }
 
+void DropTombstoneTrigger(Oid relid) {
+	char *name = QualifiedRelationName(relid);
+	for (const char *trigger : {"concord_tombstone", "concord_tombstone_key"}) {
+		/* Only existing ones: DROP TRIGGER IF EXISTS would chatter a NOTICE. */
+		if (!OidIsValid(get_trigger_oid(relid, trigger, true)))
+			continue;
+		char *sql = psprintf("DROP TRIGGER %s ON %s", trigger, name);
+		catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
+	}
+}
+
 /*
  * Installs the triggers that remember deleted keys.  On DELETE, ENABLE
  * ALWAYS: it fires for the apply worker's deletes too.  On an UPDATE OF the
@@ -129,6 +141,8 @@ char *KeyColumnList(Oid relid) {
  */
 void InstallTombstoneTrigger(Oid relid) {
 	char *name = QualifiedRelationName(relid);
+	/* A schema restored from a member's pg_dump brings these triggers along: replace them. */
+	DropTombstoneTrigger(relid);
 	char *sql = psprintf("CREATE TRIGGER concord_tombstone AFTER DELETE ON %s FOR EACH ROW "
 	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
 	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone; "
@@ -138,12 +152,6 @@ void InstallTombstoneTrigger(Oid relid) {
 	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 
-void DropTombstoneTrigger(Oid relid) {
-	char *name = QualifiedRelationName(relid);
-	char *sql = psprintf("DROP TRIGGER IF EXISTS concord_tombstone ON %s; DROP TRIGGER IF EXISTS concord_tombstone_key ON %s",
-	                     name, name);
-	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
-}
 
 /* Writes to concord.replicated_table and tells decoding about it. */
 void WriteTableRow(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected,
@@ -183,6 +191,7 @@ Datum RemoveTable(FunctionCallInfo fcinfo) {
 	WriteTableRow("DELETE FROM concord.replicated_table WHERE relid = $1::oid::regclass", 1, types, values, nullptr,
 	              SPI_OK_DELETE, relid);
 	catalog::Write("DELETE FROM concord.tombstone WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
+	catalog::Write("DELETE FROM concord.row_version WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
 	DropTombstoneTrigger(relid);
 	PG_RETURN_VOID();
 }

@@ -29,9 +29,17 @@
 # after its resume (insert_exists for 7, insert_deleted for 8).  node_c meets
 # B3 as update_origin_differs / delete_origin_differs.
 #
+# Rounds 3 and 4 (last_update_wins): the apply meets a row that a local
+# transaction is changing; it waits for the row lock, and the local
+# transaction commits after the remote one — so the local write is newer
+# and must win (m_race: an update of the key's row; u_race: the row holding
+# the value of another unique index).
+#
 # The resolver of the custom tables keeps the row with the greater val and
 # marks a row it returns with the conflict type (note), so every node shows
-# what the resolver was asked; it returns NULL to keep the local row.
+# what the resolver was asked; it returns NULL to keep the local row.  The
+# same resolver declared STRICT (tables *_cst) is not called without a local
+# row (update_deleted, update_missing, insert_deleted): the local state stays.
 use strict;
 use warnings;
 
@@ -48,32 +56,37 @@ my @nodes = ($na, $nb, $nc);
 my %N     = (A => $na, B => $nb, C => $nc);
 my $db    = $ConcordTest::DB;
 
-my @P = qw(lww fuw ar kl cus);
+my @P = qw(lww fuw ar kl cus cst);
 my %policy = (
 	lww => 'last_update_wins',
 	fuw => 'first_update_wins',
 	ar  => 'apply_remote',
 	kl  => 'keep_local',
-	cus => 'custom');
+	cus => 'custom',
+	cst => 'custom, STRICT resolver');
 
 # --- schema -------------------------------------------------------------------
 
 my $ddl = join("\n",
 	(map { "CREATE TABLE public.m_$_ (id int PRIMARY KEY, val int NOT NULL, note text);" } @P),
 	(map { "CREATE TABLE public.u_$_ (id int PRIMARY KEY, email text NOT NULL UNIQUE, val int);" } @P),
-	q{
-	CREATE FUNCTION public.m_pick(local public.m_cus, remote public.m_cus, conflict_type text)
-	RETURNS public.m_cus LANGUAGE plpgsql AS $$
+	'CREATE TABLE public.m_race (id int PRIMARY KEY, val int NOT NULL, note text);',
+	'CREATE TABLE public.u_race (id int PRIMARY KEY, email text NOT NULL UNIQUE, val int);',
+	(map {
+		my ($t, $strict) = @$_;
+		qq{
+	CREATE FUNCTION public.${t}_pick(local public.$t, remote public.$t, conflict_type text)
+	RETURNS public.$t LANGUAGE plpgsql $strict AS \$\$
 	BEGIN
 		IF local IS NULL OR remote.val > local.val THEN
 			remote.note := conflict_type;
 			RETURN remote;
 		END IF;
 		RETURN NULL;
-	END $$;
-	CREATE FUNCTION public.u_pick(local public.u_cus, remote public.u_cus, conflict_type text)
-	RETURNS public.u_cus LANGUAGE sql AS $$ SELECT remote $$;
-	});
+	END \$\$;}
+	} [ 'm_cus', '' ], [ 'm_cst', 'STRICT' ]),
+	(map { "CREATE FUNCTION public.${_}_pick(local public.$_, remote public.$_, conflict_type text) "
+		  . "RETURNS public.$_ LANGUAGE sql AS \$\$ SELECT remote \$\$;" } qw(u_cus u_cst)));
 for my $n (@nodes)
 {
 	$n->safe_psql($db, $ddl);
@@ -81,12 +94,11 @@ for my $n (@nodes)
 	{
 		for my $t ("m_$p", "u_$p")
 		{
-			if ($p eq 'cus')
+			if ($p eq 'cus' || $p eq 'cst')
 			{
-				my $f = $t eq 'm_cus' ? 'm_pick' : 'u_pick';
 				$n->safe_psql($db, "SELECT concord.add_table('public.$t'); "
 					  . "SELECT concord.set_conflict_policy('public.$t', 'custom', "
-					  . "'public.$f(public.$t, public.$t, text)')");
+					  . "'public.${t}_pick(public.$t, public.$t, text)')");
 			}
 			else
 			{
@@ -95,12 +107,14 @@ for my $n (@nodes)
 		}
 	}
 }
+$_->safe_psql($db, "SELECT concord.add_table('public.m_race'); SELECT concord.add_table('public.u_race')")
+  for @nodes;
 install_txlog(\@nodes);
 is( $na->safe_psql($db,
 		"SELECT string_agg(relation::text || '=' || conflict_policy || coalesce('/' || resolver::text, ''), ' ' "
-		  . "ORDER BY relation::text) FROM concord.tables WHERE relation::text LIKE 'm\\_%'"),
-	'm_ar=apply_remote m_cus=custom/m_pick(m_cus,m_cus,text) m_fuw=first_update_wins m_kl=keep_local '
-	  . 'm_lww=last_update_wins',
+		  . "ORDER BY relation::text) FROM concord.tables WHERE relation::text ~ '^m_(lww|fuw|ar|kl|cus|cst)\$'"),
+	'm_ar=apply_remote m_cst=custom/m_cst_pick(m_cst,m_cst,text) m_cus=custom/m_cus_pick(m_cus,m_cus,text) '
+	  . 'm_fuw=first_update_wins m_kl=keep_local m_lww=last_update_wins',
 	'concord.tables shows each policy and the resolver');
 full_mesh(\@nodes);
 
@@ -148,6 +162,80 @@ is($na->safe_psql($db, 'SELECT count(*) FROM m_lww WHERE id = 8'), '0',
 resume_link($na, $nc);
 ok(wait_converged(\@nodes), 'round 2: wait_for_peers is true on every node');
 
+# --- round 3: a local transaction holds the rows the apply looks at ------------
+#
+# node_c updates keys 1 and 2 of m_race ("RC") while node_a does not apply
+# from it.  node_a's own transaction ("RA") updates key 1 and deletes key 2
+# and stays open while node_a resumes node_c: the apply finds the row
+# written by node_a, looks it up for update and waits for RA's lock.  RA
+# then commits — after RC, so RA is newer: under last_update_wins node_a
+# keeps val 2 and no key 2, and records RA (not the row version it replaced)
+# as the local version.  Every other node ends the same way.
+labelled_txn($na, 'R0', 'INSERT INTO m_race VALUES (1, 0), (2, 0)');
+ok(wait_converged(\@nodes), 'round 3: m_race rows converged');
+pause_link($na, $nc);
+labelled_txn($nc, 'RC', 'UPDATE m_race SET val = 1 WHERE id = 1; UPDATE m_race SET val = 1 WHERE id = 2');
+my $ra = $na->background_psql($db);
+$ra->query_safe("BEGIN; UPDATE m_race SET val = 2 WHERE id = 1; DELETE FROM m_race WHERE id = 2; "
+	  . "INSERT INTO public.txlog VALUES ('RA')");
+resume_link($na, $nc);
+ok( poll_until($na,
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
+		't', 30),
+	"round 3: node_a's apply waits for the local transaction's row lock");
+$ra->query_safe('COMMIT');
+$ra->quit;
+register_label($na, 'RA');
+ok(wait_applied_by($nc, $na), "round 3: node_a applied RC after RA committed");
+is($na->safe_psql($db, 'SELECT id, val FROM m_race ORDER BY id'), '1|2',
+	'round 3: node_a kept its newer local write (val 2, key 2 deleted)');
+is_deeply(
+	conflict_lines($na, 'public.m_race'),
+	[
+		sort(conflict_line(1, 'update_origin_differs', 'keep_local', 'node_a', 'node_c', 'RA', 'RC', m_t(1, 2), m_t(1, 1)),
+			conflict_line(2, 'update_deleted', 'keep_local', 'node_a', 'node_c', 'RA', 'RC', undef, m_t(2, 1)))
+	],
+	'round 3: node_a decided against the version of the local transaction it waited for')
+  or diag explain conflict_lines($na, 'public.m_race');
+ok(wait_converged(\@nodes), 'round 3: wait_for_peers is true on every node');
+is($_->safe_psql($db, 'SELECT id, val FROM m_race ORDER BY id'), '1|2', 'round 3: m_race at ' . $_->name)
+  for @nodes;
+
+# --- round 4: the same with the row holding another unique index ----------------
+#
+# node_a inserts (1,'x',0) ("U0") before node_c, which does not apply from it,
+# inserts (2,'x',1) ("UC").  node_a's open transaction ("UA") updates row 1;
+# node_c's insert meets row 1 on the email index, and the apply waits for
+# UA's lock.  UA commits after UC, so row 1 is newer: node_a discards node_c's
+# row (unique_violation / keep_local), and every node ends with (1,'x',2).
+pause_link($nc, $na);
+pause_link($na, $nc);
+labelled_txn($na, 'U0', "INSERT INTO u_race VALUES (1, 'x', 0)");
+ok(wait_applied_by($na, $nb), 'round 4: node_b has row 1');
+labelled_txn($nc, 'UC', "INSERT INTO u_race VALUES (2, 'x', 1)");
+my $ua = $na->background_psql($db);
+$ua->query_safe("BEGIN; UPDATE u_race SET val = 2 WHERE id = 1; INSERT INTO public.txlog VALUES ('UA')");
+resume_link($na, $nc);
+ok( poll_until($na,
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
+		't', 30),
+	"round 4: node_a's apply waits for the local transaction's row lock");
+$ua->query_safe('COMMIT');
+$ua->quit;
+register_label($na, 'UA');
+ok(wait_applied_by($nc, $na), 'round 4: node_a applied UC after UA committed');
+is($na->safe_psql($db, 'SELECT id, email, val FROM u_race ORDER BY id'), '1|x|2',
+	'round 4: node_a kept its newer row holding the email');
+is_deeply(
+	conflict_lines($na, 'public.u_race'),
+	[ conflict_line(2, 'unique_violation', 'keep_local', 'node_a', 'node_c', 'UA', 'UC', u_t(1, 'x', 2), u_t(2, 'x', 1)) ],
+	'round 4: node_a decided against the version of the local transaction it waited for')
+  or diag explain conflict_lines($na, 'public.u_race');
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'round 4: wait_for_peers is true on every node');
+is($_->safe_psql($db, 'SELECT id, email, val FROM u_race ORDER BY id'), '1|x|2', 'round 4: u_race at ' . $_->name)
+  for @nodes;
+
 # --- expectations -------------------------------------------------------------
 
 # Rows: $rows{policy}{node}{id} = [val, note]; conflicts: $conf{policy}{node} = [lines].
@@ -164,37 +252,43 @@ my %k1 = (    # insert_exists: A (1,20) at A, B (1,10) at B1
 	fuw => [ [20], 'kl', [20], 'ar' ],
 	ar  => [ [10], 'ar', [20], 'ar' ],
 	kl  => [ [20], 'kl', [10], 'kl' ],
-	cus => [ [20], 'kl', [ 20, 'insert_exists' ], 'cu' ]);
+	cus => [ [20], 'kl', [ 20, 'insert_exists' ], 'cu' ],
+	cst => [ [20], 'kl', [ 20, 'insert_exists' ], 'cu' ]);
 my %k2 = (    # update_origin_differs: A val 10, B val 20
 	lww => [ [20], 'ar', [20], 'kl' ],
 	fuw => [ [10], 'kl', [10], 'ar' ],
 	ar  => [ [20], 'ar', [10], 'ar' ],
 	kl  => [ [10], 'kl', [20], 'kl' ],
-	cus => [ [ 20, 'update_origin_differs' ], 'cu', [20], 'kl' ]);
+	cus => [ [ 20, 'update_origin_differs' ], 'cu', [20], 'kl' ],
+	cst => [ [ 20, 'update_origin_differs' ], 'cu', [20], 'kl' ]);
 my %k3 = (    # A deletes, B val 30: A update_deleted, B delete_origin_differs
 	lww => [ [30], 'ar', [30], 'kl' ],
 	fuw => [ undef, 'kl', undef, 'ar' ],
 	ar  => [ [30], 'ar', undef, 'ar' ],
 	kl  => [ undef, 'kl', [30], 'kl' ],
-	cus => [ [ 30, 'update_deleted' ], 'cu', [30], 'kl' ]);
+	cus => [ [ 30, 'update_deleted' ], 'cu', [30], 'kl' ],
+	cst => [ undef, 'kl', [30], 'kl' ]);    # STRICT: no local row, not called
 my %k4 = (    # A val 40, B deletes: A delete_origin_differs, B update_deleted
 	lww => [ undef, 'ar', undef, 'kl' ],
 	fuw => [ [40], 'kl', [40], 'ar' ],
 	ar  => [ undef, 'ar', [40], 'ar' ],
 	kl  => [ [40], 'kl', undef, 'kl' ],
-	cus => [ undef, 'ar', [ 40, 'update_deleted' ], 'cu' ]);
+	cus => [ undef, 'ar', [ 40, 'update_deleted' ], 'cu' ],
+	cst => [ undef, 'ar', undef, 'kl' ]);
 my %k6 = (    # A (6,60); B (6,61) then delete: A insert_exists, B insert_deleted
 	lww => [ undef, 'ar', undef, 'kl' ],
 	fuw => [ [60], 'kl', [60], 'ar' ],
 	ar  => [ undef, 'ar', [60], 'ar' ],
 	kl  => [ [60], 'kl', undef, 'kl' ],
-	cus => [ undef, 'cu', [ 60, 'insert_deleted' ], 'cu' ]);
+	cus => [ undef, 'cu', [ 60, 'insert_deleted' ], 'cu' ],
+	cst => [ undef, 'cu', undef, 'kl' ]);
 my %uv = (    # unique_violation: A (1,'x',10), B (2,'x',20): [A's ids, A's res, B's ids, B's res]
 	lww => [ [2], 'ar', [2], 'kl' ],
 	fuw => [ [1], 'kl', [1], 'ar' ],
 	ar  => [ [2], 'ar', [1], 'ar' ],
 	kl  => [ [1], 'kl', [2], 'kl' ],
-	cus => [ [2], 'ar', [2], 'kl' ]);
+	cus => [ [2], 'ar', [2], 'kl' ],
+	cst => [ [2], 'ar', [2], 'kl' ]);
 # Round 2: policy => [A: key 7 row, [resolutions], key 8 row, [resolutions];
 #                     C: key 7 row, res, key 8 row, res]
 my %r2 = (
@@ -203,7 +297,8 @@ my %r2 = (
 	ar  => [ [70], [qw(ar ar)], [80], [qw(rt ar)], [71], 'ar', undef, 'ar' ],
 	kl  => [ [70], [qw(kl)], undef, [qw(rt kl)], [70], 'kl', [80], 'kl' ],
 	cus => [ [ 71, 'update_missing' ], [qw(cu kl)], [ 80, 'insert_deleted' ], [qw(rt cu)],
-		[ 71, 'update_origin_differs' ], 'cu', undef, 'ar' ]);
+		[ 71, 'update_origin_differs' ], 'cu', undef, 'ar' ],
+	cst => [ [70], [qw(kl)], undef, [qw(rt kl)], [ 71, 'update_origin_differs' ], 'cu', undef, 'ar' ]);
 
 my (%urows, %uconf);
 for my $p (@P)

@@ -27,7 +27,8 @@
 #
 # Then, with every link running: a table's policy changed at node_a
 # (keep_local -> apply_remote -> error -> last_update_wins) decides the very
-# next transaction applied there.
+# next transaction applied there; and a custom resolver that raises an error
+# fails the apply (retried) until the function is fixed.
 use strict;
 use warnings;
 
@@ -317,6 +318,29 @@ is_deeply(
 	'pc at node_a: each transaction decided by the policy set just before it');
 ok(wait_converged(\@nodes), 'the mesh converges');
 assert_same_everywhere(\@nodes, 'pc', 'pc is identical on every node');
+
+# A custom resolver that fails fails the apply, which is retried until the
+# function is fixed.
+$na->safe_psql($db, q{
+	CREATE FUNCTION public.pc_pick(local public.pc, remote public.pc, conflict_type text) RETURNS public.pc
+	LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'resolver says no to %', conflict_type; END $$;
+	SELECT concord.set_conflict_policy('public.pc', 'custom', 'public.pc_pick(public.pc, public.pc, text)');
+});
+labelled_txn($na, 'P4', 'INSERT INTO pc VALUES (3, 0)');
+ok(wait_converged(\@nodes), 'pc row 3 converged');
+labelled_txn($nb, 'P5', 'UPDATE pc SET val = 5 WHERE id = 3');
+ok(wait_peer_error($na, 'node_b', '%resolver says no to update_origin_differs%', 2),
+	'a resolver that raises an error stops the apply; the error shows in concord.peers and is retried');
+is(table_rows($na, 'pc'), "1|2|\n2|3|\n3|0|", 'nothing of the failing transaction was applied');
+$na->safe_psql($db, q{
+	CREATE OR REPLACE FUNCTION public.pc_pick(local public.pc, remote public.pc, conflict_type text) RETURNS public.pc
+	LANGUAGE plpgsql AS $$ BEGIN remote.note := conflict_type; RETURN remote; END $$;
+});
+ok(wait_applied_by($nb, $na), 'once the resolver is fixed, node_a applies the transaction');
+is(table_rows($na, 'pc'), "1|2|\n2|3|\n3|5|update_origin_differs", "the fixed resolver's row was written");
+is_deeply(conflict_lines($na, 'public.pc', 'id', "remote_commit_ts > '" . ts_of('P4') . "'"),
+	[ conflict_line(3, 'update_origin_differs', 'custom', 'node_a', 'node_b', 'P4', 'P5', m_t(3, 0), m_t(3, 5)) ],
+	'recorded once, as resolved by the resolver');
 for my $n (@nodes)
 {
 	for my $p (@{ peers($n) })

@@ -3,21 +3,23 @@
 #
 # For each seed: every node runs, concurrently with the others, a script of
 # random transactions generated from the seed (1-5 statements each) on
-#   kv  (id int PRIMARY KEY, val, origin, note) — last_update_wins, 300 keys
-#       (a third of them hot): plain inserts (ON CONFLICT DO NOTHING),
-#       upserts (ON CONFLICT DO UPDATE), updates of one row or a range,
-#       deletes of one row or a range, and now and then an update that
-#       changes the key;
+#   kv  (id int PRIMARY KEY, val, origin, note) — last_update_wins, 300
+#       keys (a third of them hot; REPLICA IDENTITY FULL for odd seeds):
+#       plain inserts (ON CONFLICT DO NOTHING), upserts (ON CONFLICT DO
+#       UPDATE), updates of one row or a range, deletes of one row or a
+#       range, and now and then an update that changes the key;
 #   ctr (id int PRIMARY KEY, counter bigint) — counter a delta column
 #       (REPLICA IDENTITY FULL), only ever incremented; each committed
 #       increment is also logged in a local, unreplicated table.
 # Meanwhile the test pauses and resumes random links (seeded) as the writers
 # progress.  Then writes stop, every link is resumed, wait_for_peers() must
-# be true on every node, kv and ctr must hash the same on every node, and
+# be true on every node, kv and ctr must hash the same on every node,
 # every counter must equal the sum of the increments committed at all
-# nodes.  A transaction a writer cannot commit (a key change meeting a key
-# just applied from a peer, a deadlock with the apply) simply does not
-# happen: its increments roll back with it.
+# nodes, and each recorded conflict of kv must name as local version the
+# node that wrote the local row it shows (every write sets kv.origin).
+# A transaction a writer cannot commit (a key change meeting a key just
+# applied from a peer, a deadlock with the apply) simply does not happen:
+# its increments roll back with it.
 #
 # The seed fixes the transactions and the pause plan, not the timing, so a
 # seed that fails reproduces its workload (and usually its failure).
@@ -28,8 +30,9 @@
 #                 (seeds 1..200; CONCORD_SEED_START=1000 shifts the range;
 #                 CONCORD_SEEDS=5,17,42 runs a list)
 #   Longer runs:  CONCORD_ITERATIONS=1000 (transactions per node per seed)
-# A failing seed prints the command that reruns it; the run stops at the
-# first failing seed.
+# A failing seed prints the command that reruns it.  The run stops at the
+# first failing seed, unless CONCORD_KEEP_GOING=1 (then it goes on while the
+# mesh still converges, and lists every failing seed at the end).
 use strict;
 use warnings;
 
@@ -66,7 +69,12 @@ my $KEYS     = 300;
 my $HOT      = 100;
 my $COUNTERS = 20;
 
-my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s');
+# Tombstones are pruned by the manager once a minute when every peer is past
+# them by tombstone_min_age: a short margin lets long runs prune them while
+# writes go on.
+my @conf = (
+	'concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms',
+	'concord.retry_delay_max = 1s',     'concord.tombstone_min_age = 1s');
 my @names = qw(node_a node_b node_c);
 my @nodes = concord_nodes([@names], conf => \@conf);
 my $db    = $ConcordTest::DB;
@@ -195,7 +203,7 @@ for my $s (@nodes)
 	push @link_list, [ $s, $_ ] for grep { $_ != $s } @nodes;
 }
 
-my $failed_seed;
+my @failed_seeds;
 for my $seed (@seeds)
 {
 	my $t0  = time;
@@ -204,10 +212,13 @@ for my $seed (@seeds)
 	note("seed $seed: $iterations transactions per node; reproduce with: " . repro($seed));
 	srand($seed);
 
+	# Odd seeds: kv sends whole old rows (REPLICA IDENTITY FULL).
+	my $identity = $seed % 2 ? "ALTER TABLE $kv REPLICA IDENTITY FULL; " : '';
 	for my $n (@nodes)
 	{
 		$n->safe_psql($db,
 			"CREATE TABLE $kv (id int PRIMARY KEY, val int NOT NULL, origin text NOT NULL, note text); "
+			  . $identity
 			  . "CREATE TABLE $ctr (id int PRIMARY KEY, counter bigint NOT NULL); "
 			  . "ALTER TABLE $ctr REPLICA IDENTITY FULL; "
 			  . "SELECT concord.add_table('$kv'); SELECT concord.add_table('$ctr'); "
@@ -304,6 +315,23 @@ for my $seed (@seeds)
 	$ok &&= $kv_ok;
 	$ok &= assert_same_everywhere(\@nodes, $ctr, "seed $seed: ctr is identical on every node");
 
+	# Every write of kv sets origin to the writing node, so the local row a
+	# conflict met must carry its recorded local origin: a mismatch means the
+	# conflict was decided against another version than the row it saw.
+	for my $n (@nodes)
+	{
+		my $bad = $n->safe_psql($db,
+			"SELECT count(*) FROM concord.conflicts WHERE relation = '$kv'::regclass "
+			  . "AND local_tuple IS NOT NULL AND local_tuple->>'origin' IS DISTINCT FROM local_origin");
+		my $ver_ok = is($bad, '0', "seed $seed: " . $n->name . ': each conflict recorded the version of the row it met');
+		$ok &&= $ver_ok;
+		diag(rows_of($n,
+			"SELECT conflict_id, at, conflict_type, resolution, local_origin, local_commit_ts, remote_origin, "
+			  . "remote_commit_ts, local_tuple, remote_tuple FROM concord.conflicts WHERE relation = '$kv'::regclass "
+			  . "AND local_tuple IS NOT NULL AND local_tuple->>'origin' IS DISTINCT FROM local_origin LIMIT 5"))
+		  unless $ver_ok;
+	}
+
 	# Every counter is the sum of the increments committed at all nodes.
 	my %want;
 	for my $n (@nodes)
@@ -332,8 +360,9 @@ for my $seed (@seeds)
 	{
 		diag("seed $seed FAILED; reproduce with: " . repro($seed));
 		diag_peers($_) for @nodes;
-		$failed_seed = $seed;
-		last;
+		push @failed_seeds, $seed;
+		last unless $ENV{CONCORD_KEEP_GOING} && $converged;
+		next;
 	}
 	# Forget the seed's tables everywhere.
 	for my $n (@nodes)
@@ -342,9 +371,9 @@ for my $seed (@seeds)
 			  . "DROP TABLE $kv, $ctr");
 	}
 }
-if (defined $failed_seed)
+if (@failed_seeds)
 {
-	diag("failing seed: $failed_seed; reproduce with: " . repro($failed_seed));
+	diag("failing seeds: @failed_seeds; reproduce one with: " . repro($failed_seeds[0]));
 }
 else
 {

@@ -32,6 +32,17 @@
 #      column's type on the apply side).
 #   8. a TRUNCATE trigger on her table when the TRUNCATE also names a table
 #      of another (unprivileged) owner, which she may truncate.
+#   9. her trigger changes session settings (default_transaction_read_only,
+#      search_path) of the apply's session: later transactions apply as usual.
+#  10. her trigger leaves search_path = mallory_s, pg_catalog, and she owns an
+#      "=" operator for oids there; her transaction goes on with another
+#      owner's table: no statement the worker runs afterwards (as that owner
+#      or as itself) may call her operator.
+#  11. concord.copy_table fills her table on node_b and node_c from node_a:
+#      her domain CHECK and trigger run during the copy as mallory.
+# Steps 6-11 check who her code ran as (recorded by the code itself in
+# mallory_s.seen on each node), so an apply that succeeds is not taken as
+# proof; damage a failing step did is undone before the next one.
 use strict;
 use warnings;
 
@@ -55,7 +66,7 @@ CREATE TABLE public.protected (id serial PRIMARY KEY, note text);
 REVOKE ALL ON public.protected FROM PUBLIC;
 CREATE TABLE public.shared_t (id int PRIMARY KEY);
 ALTER TABLE public.shared_t OWNER TO app_owner;
-GRANT SELECT, INSERT, TRUNCATE ON public.shared_t TO mallory;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.shared_t TO mallory;
 
 SET ROLE mallory;
 CREATE TABLE mallory_s.seen (n serial, what text, cur_user text, sess_user text, su boolean, srr text);
@@ -187,15 +198,36 @@ ALTER TABLE mallory_s.t_state ENABLE ALWAYS TRIGGER state;
 
 -- 10. her own "=" for oids, picked by statements parsed under her search_path
 CREATE FUNCTION mallory_s.oid_eq(a oid, b oid) RETURNS boolean LANGUAGE plpgsql AS $f$
+DECLARE
+    stack text;
 BEGIN
     IF mallory_s.in_apply() AND pg_catalog.current_setting('mallory.busy', true) IS DISTINCT FROM 'on' THEN
         PERFORM pg_catalog.set_config('mallory.busy', 'on', true);
+        GET DIAGNOSTICS stack = PG_CONTEXT;
+        PERFORM mallory_s.note('operator called from: ' || stack);
         PERFORM mallory_s.escalate('operator', false);
         PERFORM pg_catalog.set_config('mallory.busy', 'off', true);
     END IF;
     RETURN a OPERATOR(pg_catalog.=) b;
 END $f$;
 CREATE OPERATOR mallory_s.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = mallory_s.oid_eq);
+
+-- 11. the initial copy (concord.copy_table): a domain CHECK on every node, a
+-- trigger on the subscribers (created below) that also leaves her search_path
+CREATE FUNCTION mallory_s.copy_dom_ok(v int) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF mallory_s.in_apply() THEN PERFORM mallory_s.escalate('copy domain', false); END IF;
+    RETURN true;
+END $f$;
+CREATE DOMAIN mallory_s.dom_copy AS int CONSTRAINT copy_dom_ok CHECK (mallory_s.copy_dom_ok(VALUE));
+CREATE FUNCTION mallory_s.copy_trg() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF mallory_s.in_apply() THEN
+        PERFORM mallory_s.escalate('copy trigger', false);
+        PERFORM pg_catalog.set_config('search_path', 'mallory_s, pg_catalog', false);
+    END IF;
+    RETURN NEW;
+END $f$;
 RESET ROLE;
 -- An ordinary table of the administrator's, applied after her transaction.
 CREATE TABLE public.plain (id int PRIMARY KEY);
@@ -416,22 +448,22 @@ reset_damage();
 
 # --- 10. her search_path for the rest of her transaction ---------------------------------------
 # Her trigger leaves search_path = mallory_s, pg_catalog in the apply's
-# session; the same transaction goes on with a row of app_owner's table.  The
-# statements the worker runs next (as app_owner, or as itself for its own
-# look-ups) must not pick up her "=" operator for oids.
+# session; the same transaction goes on with a delete and an insert of
+# app_owner's table (which she may write).  The statements the worker runs
+# next (as app_owner, or as itself for its own look-ups, such as whether the
+# table has tombstones now) must not pick up her "=" operator for oids.
 {
 	$na->safe_psql($db, 'SET ROLE mallory; BEGIN; INSERT INTO mallory_s.t_state VALUES (10); '
-		  . 'INSERT INTO public.shared_t VALUES (10); INSERT INTO mallory_s.t_quiet VALUES (10); COMMIT');
+		  . 'DELETE FROM public.shared_t WHERE id = 100; INSERT INTO public.shared_t VALUES (10); COMMIT');
 	for my $n (@subs)
 	{
-		my $settled = poll_until($n,
-			"SELECT (SELECT count(*) FROM public.shared_t WHERE id = 10) = 1 "
-			  . "OR (status = 'error' AND last_error IS NOT NULL) FROM concord.peers WHERE peer_name = 'node_a'",
-			't', 60);
-		ok($settled, $n->name . ': search_path: applied or visibly failing');
+		my $applied = poll_until($n, 'SELECT count(*) FROM public.shared_t WHERE id = 10', '1', 60);
+		ok($applied, $n->name . ': search_path: the transaction is applied');
+		diag_peers($n) unless $applied;
 		my $who = $n->safe_psql($db,
 			"SELECT coalesce(string_agg(DISTINCT cur_user || '/' || su, ' '), 'not run') FROM mallory_s.seen WHERE what = 'operator'");
-		note($n->name . ": her operator ran as: $who");
+		note($n->name . ": her operator ran as: $who, "
+			  . $n->safe_psql($db, "SELECT string_agg(DISTINCT what, ' | ') FROM mallory_s.seen WHERE what LIKE 'operator called from%'"));
 		ok($who eq 'mallory/false' || $who eq 'not run',
 			$n->name . ": search_path: her operator never ran with anyone else's rights ($who)");
 		is( $n->safe_psql($db,
@@ -442,6 +474,41 @@ reset_damage();
 	nothing_gained('search_path');
 	reset_damage();
 	ok(wait_converged(\@nodes, 60), 'search_path: the mesh converges');
+}
+
+# --- 11. the initial copy ---------------------------------------------------------------------
+# node_a holds rows of a table the others do not have yet; node_b and node_c
+# create it (with her trigger) and fill it with concord.copy_table, run by
+# the administrator.  Her domain CHECK and trigger run during the copy, as
+# mallory; her search_path does not reach what the copy runs as itself.
+{
+	$_->safe_psql($db, "DELETE FROM mallory_s.seen WHERE what LIKE 'operator%'") for @subs;
+	$na->safe_psql($db, 'SET ROLE mallory; CREATE TABLE mallory_s.t_copy (id int PRIMARY KEY, d mallory_s.dom_copy); '
+		  . 'INSERT INTO mallory_s.t_copy SELECT g, g FROM generate_series(1, 3) g; RESET ROLE; '
+		  . "SELECT concord.add_table('mallory_s.t_copy')");
+	for my $n (@subs)
+	{
+		$n->safe_psql($db, 'SET ROLE mallory; CREATE TABLE mallory_s.t_copy (id int PRIMARY KEY, d mallory_s.dom_copy); '
+			  . 'CREATE TRIGGER copy_trg BEFORE INSERT ON mallory_s.t_copy FOR EACH ROW EXECUTE FUNCTION mallory_s.copy_trg(); '
+			  . 'ALTER TABLE mallory_s.t_copy ENABLE ALWAYS TRIGGER copy_trg; RESET ROLE; '
+			  . "SELECT concord.add_table('mallory_s.t_copy')");
+		my ($ret, $out, $err) = $n->psql($db, "SELECT concord.copy_table('mallory_s.t_copy', 'node_a')");
+		note($n->name . ": copy_table: " . ($ret == 0 ? "copied $out rows" : "failed: $err"));
+		is($n->safe_psql($db, 'SELECT count(*) FROM mallory_s.t_copy'), $ret == 0 ? '3' : '0',
+			$n->name . ': copy: the copy filled the table, or failed as a whole');
+	}
+	ran_as_owner('copy trigger', 5);
+	ran_as_owner('copy domain', 5);
+	for my $n (@subs)
+	{
+		is( $n->safe_psql($db,
+				"SELECT coalesce(string_agg(DISTINCT cur_user || '/' || su, ' '), 'not run') FROM mallory_s.seen WHERE what = 'operator'")
+			  =~ s/^not run$/mallory\/false/r,
+			'mallory/false', $n->name . ': copy: her operator never ran with anyone else\'s rights');
+	}
+	nothing_gained('initial copy');
+	reset_damage();
+	ok(wait_converged(\@nodes, 60), 'copy: the mesh converges');
 }
 
 # --- 7. a domain CHECK ----------------------------------------------------------------------

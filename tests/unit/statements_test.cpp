@@ -269,10 +269,10 @@ TEST(BuildDelete, Exact) {
 }
 
 TEST(BuildLookup, ByKey) {
+	/* Only xmin and the row: the version is read from xmin after FOR UPDATE settled on a row version. */
 	EXPECT_EQ(BuildLookup(kTable, NameList{"id"}.names()),
-	          "SELECT \"concord row\".xmin, c.\"timestamp\", c.roident, \"concord row\" FROM \"public\".\"t\" AS "
-	          "\"concord row\" LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(\"concord row\".xmin) AS c "
-	          "ON true WHERE \"concord row\".\"id\" = $1 LIMIT 1 FOR UPDATE OF \"concord row\"");
+	          "SELECT \"concord row\".xmin, \"concord row\" FROM \"public\".\"t\" AS \"concord row\" "
+	          "WHERE \"concord row\".\"id\" = $1 LIMIT 1 FOR UPDATE OF \"concord row\"");
 }
 
 TEST(BuildLookup, OtherRowHoldingUniqueValues) {
@@ -286,7 +286,7 @@ TEST(BuildLookup, OtherRowHoldingUniqueValues) {
 
 TEST(BuildTombstoneLookup, TwoParameters) {
 	std::string sql = BuildTombstoneLookup();
-	EXPECT_EQ(sql.rfind("SELECT t.xmin, c.\"timestamp\", c.roident FROM concord.tombstone AS t ", 0), 0u) << sql;
+	EXPECT_EQ(sql.rfind("SELECT t.xmin FROM concord.tombstone AS t ", 0), 0u) << sql;
 	EXPECT_NE(sql.find("WHERE t.relid = $1 AND t.key = $2"), std::string::npos) << sql;
 	ExpectParamsOneToN(sql, 2);
 }

@@ -5,6 +5,8 @@
 #include "worker/conflict/local_version.hpp"
 
 extern "C" {
+#include "access/commit_ts.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -54,23 +56,26 @@ struct RowIdentity {
 	RepOriginId origin;
 };
 
-/* Fills version from the columns (xmin, timestamp, roident) of an SPI row. */
+/*
+ * Fills version from the xmin (first column) of an SPI row: its commit
+ * timestamp and origin as PostgreSQL recorded them.  Read here, from the
+ * xmin of the very row version returned, so a row that FOR UPDATE re-read
+ * after waiting for a concurrent writer gets that writer's version.
+ */
 RowIdentity ReadVersion(HeapTuple tuple, TupleDesc desc, conflict::Version *v, char **node_store) {
 	bool isnull;
 	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tuple, desc, 1, &isnull));
-	Datum ts = SPI_getbinval(tuple, desc, 2, &isnull);
-	bool ts_null = isnull;
-	Datum roident = SPI_getbinval(tuple, desc, 3, &isnull);
-	bool origin_null = isnull;
-	RepOriginId origin = origin_null ? InvalidRepOriginId : static_cast<RepOriginId>(DatumGetObjectId(roident));
+	TimestampTz ts = 0;
+	RepOriginId origin = InvalidRepOriginId;
+	bool known = TransactionIdIsNormal(xmin) && TransactionIdGetCommitTsData(xmin, &ts, &origin);
 	v->exists = true;
 	v->in_current_xact = TransactionIdIsCurrentTransactionId(xmin);
-	v->ts_known = !ts_null;
-	v->commit_ts = ts_null ? 0 : DatumGetTimestampTz(ts);
-	const char *node = v->in_current_xact ? state->peer_name : origin_null ? "" : OriginNodeName(origin);
+	v->ts_known = known;
+	v->commit_ts = known ? ts : 0;
+	const char *node = v->in_current_xact ? state->peer_name : known ? OriginNodeName(origin) : "";
 	*node_store = pstrdup(node);
 	v->node = *node_store;
-	return {xmin, origin};
+	return {xmin, static_cast<RepOriginId>(known ? origin : InvalidRepOriginId)};
 }
 
 /* The version recorded for the row written by transaction xmin, if any. */
@@ -134,7 +139,7 @@ RowIdentity FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
 	TupleDesc desc = SPI_tuptable->tupdesc;
 	RowIdentity id = ReadVersion(tuple, desc, &out->version, &out->origin_node);
 	bool isnull;
-	Datum row = SPI_getbinval(tuple, desc, 4, &isnull);
+	Datum row = SPI_getbinval(tuple, desc, 2, &isnull);
 	/* Copy the composite into the per-message context; the tuple table goes now, not at commit. */
 	out->row = datumCopy(row, false, -1);
 	out->exists = true;

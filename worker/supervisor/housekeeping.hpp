@@ -12,11 +12,11 @@ extern "C" {
 namespace concord::supervisor {
 
 /*
- * Inside the manager's transaction: drops replication origins no
- * subscription uses, prunes conflict rows older than concord.conflict_retention
- * and tombstones every peer has moved past.  Runs its heavier parts at most
- * once a minute.
+ * Inside the manager's transaction: prunes conflict rows older than
+ * concord.conflict_retention, and tombstones and recorded row versions every
+ * peer has moved past.  At most once a minute.  (Replication origins are
+ * never dropped: see subscribe().)
  */
-void Housekeeping(const char *node_name, List *subscriptions);
+void Housekeeping(List *subscriptions);
 
 } // namespace concord::supervisor

@@ -7,8 +7,8 @@
  *     retry_at it recorded (back-off capped by concord.retry_delay_max);
  *   - a subscription disabled in the catalog (pause survives restarts) stays
  *     paused in shared memory;
- *   - shared-memory slots and replication origins of removed subscriptions
- *     are released once no worker uses them.
+ *   - shared-memory slots of removed subscriptions are released once no
+ *     worker uses them (replication origins are kept: see subscribe()).
  */
 #include "worker/supervisor/supervisor.hpp"
 
@@ -19,7 +19,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
-#include "replication/origin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -30,7 +29,6 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-#include "common/naming/names.hpp"
 #include "extension/bridge/pg_guard.hpp"
 #include "extension/catalog/catalog.hpp"
 #include "extension/settings.hpp"
@@ -217,10 +215,9 @@ void ManagerMain(Datum arg) {
 		List *subs = NIL;
 		if (configured) {
 			MemoryContext old = MemoryContextSwitchTo(loop_context);
-			node.node_name = pstrdup(node.node_name);
 			subs = catalog::LoadSubscriptions();
 			MemoryContextSwitchTo(old);
-			Housekeeping(node.node_name, subs);
+			Housekeeping(subs);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();

@@ -288,6 +288,11 @@ uint64 CopyTable(PGconn *data, const char *peer, RemoteTable *rt, shmem::CopySlo
 	owner.Restore();
 	table_close(rel, NoLock);
 
+	/* The table is empty: versions recorded by an earlier copy into it describe nothing now. */
+	Oid version_types[1] = {OIDOID};
+	Datum version_values[1] = {ObjectIdGetDatum(relid)};
+	catalog::Write("DELETE FROM concord.row_version WHERE relid = $1", 1, version_types, version_values, nullptr,
+	               SPI_OK_DELETE);
 	Relation versions = table_open(get_relname_relid("row_version", get_namespace_oid("concord", false)),
 	                               RowExclusiveLock);
 	List *version_columns = list_make4(makeString(pstrdup("relid")), makeString(pstrdup("key")),

@@ -26,7 +26,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
-  install_txlog labelled_txn ts_of label_of
+  install_txlog labelled_txn register_label ts_of label_of
   pause_link resume_link pause_all resume_all wait_applied_by
   conflict_lines conflict_line tup
   wait_peer_error peer_failures
@@ -65,6 +65,20 @@ sub labelled_txn
 	$label_of_ts{$ts}    = $label;
 	# The next labelled transaction commits strictly later.
 	usleep(2000);
+	return $ts;
+}
+
+# register_label(NODE, LABEL) — remembers the commit timestamp of a
+# transaction committed elsewhere (a background session) that inserted LABEL
+# into public.txlog; returns it.
+sub register_label
+{
+	my ($node, $label) = @_;
+	my $ts = $node->safe_psql($DB,
+		$UTC . "SELECT pg_xact_commit_timestamp(xmin) FROM public.txlog WHERE label = '$label'");
+	die "no commit timestamp for $label" if $ts eq '';
+	$ts_of_label{$label} = $ts;
+	$label_of_ts{$ts}    = $label;
 	return $ts;
 }
 
