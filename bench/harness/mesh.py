@@ -51,6 +51,13 @@ def setup(ctx, system, n):
         system.node(i).execute(schema.kv_load_sql(f"mesh{n}_kv_{i}", a.mesh_rows))
     sync_all(links, lambda l: probe_table(n, l), timeout=a.timeout)
     for i in range(1, n + 1):
+        want = system.node(i).execute(schema.mesh_checksum(n, i))
+        for j in range(1, n + 1):
+            got = system.node(j).execute(schema.mesh_checksum(n, i))
+            if j != i and got != want:
+                raise BenchError(f"after loading the {n}-node mesh, node {j}'s mesh{n}_kv_{i} differs from node "
+                                 f"{i}'s: {got[0]} vs {want[0]}")
+    for i in range(1, n + 1):
         system.node(i).script("VACUUM ANALYZE")
     ctx.log(f"  {system.name}: {n}-node mesh ready ({len(links)} links)")
     return True

@@ -117,5 +117,11 @@ CHECKSUMS = {
 }
 
 
+# After the set-up's initial load: every table that received rows.
+INITIAL_CHECKSUM = ("SELECT (SELECT count(*) FROM pgbench_accounts), (SELECT sum(aid::bigint) FROM pgbench_accounts), "
+                    "(SELECT count(*) FROM pgbench_branches), (SELECT count(*) FROM pgbench_tellers), "
+                    "(SELECT count(*) FROM bench_kv), (SELECT sum(k::bigint) FROM bench_kv)")
+
+
 def mesh_checksum(n, i):
     return f"SELECT sum(v), count(*) FROM mesh{n}_kv_{i}"

@@ -18,7 +18,7 @@ import time
 
 from . import schema
 from .config import MESH_SYSTEMS
-from .pg import pgbench
+from .pg import BenchError, pgbench
 from .probe import sync
 
 
@@ -45,6 +45,10 @@ def setup_system(ctx, system):
     origin.execute(schema.kv_load_sql("bench_kv", args.kv_rows))
     load_s = time.monotonic() - t_load
     apply_s = sync(link, timeout=max(args.timeout, 600))
+    want, got = origin.execute(schema.INITIAL_CHECKSUM), sub.execute(schema.INITIAL_CHECKSUM)
+    if want != got:
+        raise BenchError(f"after the initial load the subscriber differs from the origin: (accounts, sum(aid), "
+                         f"branches, tellers, bench_kv, sum(k)) = {got[0]} on {sub}, {want[0]} on {origin}")
     for node in (origin, sub):
         node.script("VACUUM ANALYZE")
     conflicts = system.conflicts(sub)

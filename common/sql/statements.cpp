@@ -70,7 +70,10 @@ std::string QualifiedName(std::string_view schema, std::string_view name) {
 	return QuoteIdentifier(schema) + "." + QuoteIdentifier(name);
 }
 
-std::string BuildInsert(std::string_view table, Names columns, bool overriding) {
+namespace {
+
+/* INSERT INTO t (c1..cn) [OVERRIDING SYSTEM VALUE] — the start every insert shares. */
+std::string InsertHead(std::string_view table, Names columns, bool overriding) {
 	std::string out = "INSERT INTO ";
 	out.append(table);
 	out.append(" (");
@@ -78,6 +81,13 @@ std::string BuildInsert(std::string_view table, Names columns, bool overriding) 
 	out.append(")");
 	if (overriding)
 		out.append(" OVERRIDING SYSTEM VALUE");
+	return out;
+}
+
+} // namespace
+
+std::string BuildInsert(std::string_view table, Names columns, bool overriding) {
+	std::string out = InsertHead(table, columns, overriding);
 	out.append(" VALUES (");
 	AppendParamList(&out, 1, columns.count);
 	out.append(")");
@@ -86,13 +96,7 @@ std::string BuildInsert(std::string_view table, Names columns, bool overriding) 
 
 std::string BuildGuardedInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
                                uint32_t relid) {
-	std::string out = "INSERT INTO ";
-	out.append(table);
-	out.append(" (");
-	AppendColumnList(&out, columns);
-	out.append(")");
-	if (overriding)
-		out.append(" OVERRIDING SYSTEM VALUE");
+	std::string out = InsertHead(table, columns, overriding);
 	if (relid == 0) {
 		out.append(" VALUES (");
 		AppendParamList(&out, 1, columns.count);
@@ -114,13 +118,7 @@ std::string BuildGuardedInsert(std::string_view table, Names columns, bool overr
 
 std::string BuildBatchInsert(std::string_view table, Names columns, bool overriding, Names key_columns,
                              uint32_t relid) {
-	std::string out = "INSERT INTO ";
-	out.append(table);
-	out.append(" (");
-	AppendColumnList(&out, columns);
-	out.append(")");
-	if (overriding)
-		out.append(" OVERRIDING SYSTEM VALUE");
+	std::string out = InsertHead(table, columns, overriding);
 	out.append(" SELECT ");
 	for (size_t i = 0; i < columns.count; i++) {
 		if (i > 0)

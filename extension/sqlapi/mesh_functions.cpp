@@ -336,9 +336,7 @@ Datum LeaveMesh(FunctionCallInfo fcinfo) {
 		});
 	}
 	/* Then this node stops pulling from them (their slots go at commit) and forgets itself. */
-	foreach (lc, subs)
-		RemoveSubscription(static_cast<catalog::SubscriptionInfo *>(lfirst(lc)));
-	DropNodeIdentity(node.node_name);
+	RemoveNode(node.node_name, subs);
 	PG_RETURN_VOID();
 }
 

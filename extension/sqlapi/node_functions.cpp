@@ -99,7 +99,10 @@ void DropLocalProviderSlots(const char *node_name) {
 
 } // namespace
 
-void DropNodeIdentity(const char *node_name) {
+void RemoveNode(const char *node_name, List *subscriptions) {
+	ListCell *lc;
+	foreach (lc, subscriptions)
+		RemoveSubscription(static_cast<catalog::SubscriptionInfo *>(lfirst(lc)));
 	DropLocalProviderSlots(node_name);
 	catalog::Write("DELETE FROM concord.node", 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
 	InvalidateNodeCache();
@@ -114,13 +117,7 @@ Datum DropNode(FunctionCallInfo fcinfo) {
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
 
-	List *subs = catalog::LoadSubscriptions();
-	ListCell *lc;
-	foreach (lc, subs) {
-		auto *sub = static_cast<catalog::SubscriptionInfo *>(lfirst(lc));
-		RemoveSubscription(sub);
-	}
-	DropNodeIdentity(node.node_name);
+	RemoveNode(node.node_name, catalog::LoadSubscriptions());
 	PG_RETURN_VOID();
 }
 

@@ -92,23 +92,30 @@ void FreeAction(Action *a) {
 	pfree(a);
 }
 
-/* Runs (or discards) the actions registered at nest level >= level. */
-void Finish(bool committed, int level) {
+/* Removes from `actions` and returns those that `take` selects. */
+template <typename Take>
+List *TakeActions(Take &&take) {
 	List *keep = NIL;
-	List *run = NIL;
+	List *taken = NIL;
 	ListCell *lc;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	foreach (lc, actions) {
 		auto *a = static_cast<Action *>(lfirst(lc));
-		if (a->nest_level < level)
-			keep = lappend(keep, a);
+		if (take(a))
+			taken = lappend(taken, a);
 		else
-			run = lappend(run, a);
+			keep = lappend(keep, a);
 	}
 	list_free(actions);
 	actions = keep;
 	MemoryContextSwitchTo(old);
+	return taken;
+}
 
+/* Runs (or discards) the actions registered at nest level >= level. */
+void Finish(bool committed, int level) {
+	List *run = TakeActions([level](const Action *a) { return a->nest_level >= level; });
+	ListCell *lc;
 	foreach (lc, run) {
 		auto *a = static_cast<Action *>(lfirst(lc));
 		/* Pre-commit actions still listed here belong to an aborted (sub)transaction. */
@@ -121,20 +128,8 @@ void Finish(bool committed, int level) {
 
 /* Runs (and forgets) the actions that must happen before the commit record. */
 void RunPreCommit() {
-	List *keep = NIL;
-	List *run = NIL;
+	List *run = TakeActions([](const Action *a) { return a->when == When::kPreCommit; });
 	ListCell *lc;
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	foreach (lc, actions) {
-		auto *a = static_cast<Action *>(lfirst(lc));
-		if (a->when == When::kPreCommit)
-			run = lappend(run, a);
-		else
-			keep = lappend(keep, a);
-	}
-	list_free(actions);
-	actions = keep;
-	MemoryContextSwitchTo(old);
 	foreach (lc, run) {
 		auto *a = static_cast<Action *>(lfirst(lc));
 		RunAction(a);

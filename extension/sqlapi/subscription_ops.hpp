@@ -25,9 +25,10 @@ void RemoveSubscription(const catalog::SubscriptionInfo *sub);
 void DropLocalSlot(const char *slot);
 
 /*
- * Drops the slots through which subscribers pull from this node and removes
- * the node's identity (the last step of drop_node and leave_mesh).
+ * Removes every subscription of this node, the slots through which
+ * subscribers pull from it, and its identity (drop_node, and the last step
+ * of leave_mesh).
  */
-void DropNodeIdentity(const char *node_name);
+void RemoveNode(const char *node_name, List *subscriptions);
 
 } // namespace concord::sqlapi

@@ -42,15 +42,7 @@ mkdir -p "$WORK"
 
 # The compiler, libFuzzer's runtime and llvm-symbolizer (readable stacks).
 ensure_toolchain() {
-    local wanted=(clang-14 libclang-rt-14-dev llvm-14) missing=()
-    for p in "${wanted[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]} (run as root to install them)"
-    log "fuzz: installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    install_deps clang-14 libclang-rt-14-dev llvm-14
 }
 
 # run_quiet <what> <command...>: the command's output only when it fails.

@@ -40,9 +40,11 @@
 #      or as itself) may call her operator.
 #  11. concord.copy_table fills her table on node_b and node_c from node_a:
 #      her domain CHECK and trigger run during the copy as mallory.
-# Steps 6-11 check who her code ran as (recorded by the code itself in
+# Steps 1 and 6-11 check who her code ran as (recorded by the code itself in
 # mallory_s.seen on each node), so an apply that succeeds is not taken as
-# proof; damage a failing step did is undone before the next one.
+# proof.  The steps run in the order 1-6, 9, 10, 11, 7, 8; whatever a step
+# that escalated left behind (a superuser mallory, protected rows) is undone
+# before the next one, so each step is judged on its own.
 use strict;
 use warnings;
 

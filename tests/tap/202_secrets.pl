@@ -29,7 +29,11 @@
 # a silent peer is under way, and finally in every line of every server log.
 # The servers log with log_statement = 'none' (the default; with 'all' every
 # statement holding a password is logged by PostgreSQL itself, see
-# docs/security.md) and log_min_error_statement = error (the default).
+# docs/security.md) and log_min_error_statement = error (the default).  A
+# call PostgreSQL rejects while parsing it (a malformed argument) is logged
+# with its statement before concord runs: a TODO test at the end shows it.
+# The scan's needles sit in a table of their own, never in the text of the
+# scanning query (which pg_stat_activity would show).
 use strict;
 use warnings;
 
@@ -48,6 +52,8 @@ my $PW_MD5_URI = 'Md5Secret4%40Rt8xZz';
 my $PW_Q     = q{QuoteSecret8 w'x\y-Tail2Hn};
 my $PW_FILE  = 'FileSecret5Kx2';
 my $PW_WRONG = 'WrongSecret3Jd9';
+# Only in a call PostgreSQL rejects before concord runs (see the end).
+my $PW_TYPO  = 'TypoSecret9Vb';
 # Every form in which a password could surface: as is, URI-encoded, and the
 # fragments between special characters (which survive any quoting).
 my @needles = ($PW_LINK, $PW_MD5, $PW_MD5_URI, 'Md5Secret4', 'Rt8xZz', $PW_Q, 'QuoteSecret8', 'Tail2Hn',
@@ -191,8 +197,13 @@ BEGIN
                FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
                 AND s.nspname IN ('concord', 'pg_catalog', 'information_schema', 'public')
-                -- type metadata only, and seconds to read
-                AND c.oid <> 'information_schema.element_types'::regclass
+                -- Slow views over pg_attribute, pg_proc and pg_type metadata,
+                -- which the scan reads directly anyway.
+                AND c.oid::regclass::text NOT IN ('information_schema.element_types', 'information_schema.columns',
+                    'information_schema.parameters', 'information_schema.data_type_privileges',
+                    'information_schema.column_privileges', 'information_schema.routine_privileges',
+                    'information_schema.role_routine_grants', 'information_schema.routines',
+                    'information_schema.views')
               ORDER BY 2
     LOOP
         IF has_table_privilege(r.oid, 'SELECT') THEN
@@ -360,6 +371,15 @@ scan($na, $_, 'node DSN with a password', 'other') for qw(r_admin r_monitor r_pl
 }
 close $hole;
 
+# A call PostgreSQL itself rejects while parsing it, before concord runs: the
+# server logs the statement (log_min_error_statement), DSN and all.  Nothing
+# concord can hide; checked at the end as a known limitation.
+{
+	my ($ret, $out, $err) = $na->psql($db, "SELECT concord.subscribe('node_t', "
+		  . sql_lit("host=127.0.0.1 port=$port{node_b} dbname=$db user=concord_link password=$PW_TYPO") . ", 'yes please')");
+	like($err, qr/invalid input syntax for type boolean/, 'a call with a malformed argument fails before concord runs');
+}
+
 scan_all('while errors are shown', $na, $nb);
 
 # --- Recovery -------------------------------------------------------------------------------------
@@ -392,6 +412,13 @@ for my $n (@nodes)
 		grep { index($l, $_) >= 0 } @needles
 	} split /\n/, $log;
 	is(scalar @lines, 0, $n->name . ': no password in the server log (' . length($log) . ' bytes)')
+	  or diag join("\n", map { "  $_" } @lines);
+}
+TODO:
+{
+	local $TODO = 'PostgreSQL logs the statement of an error it raises before concord runs: use password files';
+	my @lines = grep { index($_, $PW_TYPO) >= 0 } split /\n/, slurp_file($na->logfile);
+	is(scalar @lines, 0, 'node_a: a call rejected while parsing leaves no password in the log')
 	  or diag join("\n", map { "  $_" } @lines);
 }
 

@@ -11,7 +11,9 @@
 #     concord.peer_timeout: concord.peers shows node_c in state error or
 #     connecting, with an error newer than the freeze that says why;
 #   * after SIGCONT the mesh converges: every id written anywhere is on every
-#     node exactly once, and every link streams again with its error cleared.
+#     node exactly once, and every link streams again with its error cleared;
+#   * round 2: concord.peer_timeout lowered to 2 s by a reload at node_a and
+#     node_c; node_b freezes and both notice it before the old 5 s.
 #
 # ConcordFaults thaws the node in its END block, before the cluster helpers
 # stop it, so a failure never leaves stopped processes behind.
@@ -205,5 +207,51 @@ for my $n (@nodes)
 			$n->name . " from $p->{peer_name}: streaming again, error cleared");
 	}
 }
+
+# --- Round 2: the bound follows the setting ----------------------------------
+# concord.peer_timeout lowered to 2 s by reload at node_a and node_c; node_b
+# freezes; both notice well before the old 5 s.
+my $T2 = 2;
+for my $n ($na, $nc)
+{
+	$n->safe_psql($db, "ALTER SYSTEM SET concord.peer_timeout = '${T2}s'; SELECT pg_reload_conf()");
+	ok(poll_until($n, 'SHOW concord.peer_timeout', "${T2}s", 10), $n->name . ": concord.peer_timeout is ${T2}s after a reload");
+}
+# Workers pick the reload up at their next loop; let them all run one.
+$na->safe_psql($db, "INSERT INTO public.t (id, origin) VALUES (" . ++$marker . ", 'marker')");
+$nc->safe_psql($db, "INSERT INTO public.t (id, origin) VALUES (" . ++$marker . ", 'marker')");
+ok(wait_converged(\@nodes, 30), 'round 2: converged before the freeze');
+
+my $since2 = $na->safe_psql($db, 'SELECT clock_timestamp()');
+my $t2 = time;
+freeze_node_pids($nb->{_pid}, $nb->data_dir);
+for my $n ($na, $nc)
+{
+	my $seen = wait_until(
+		sub {
+			$n->safe_psql($db, "SELECT status IN ('error', 'connecting') AND last_error_at > '$since2' "
+				  . "FROM concord.peers WHERE peer_name = 'node_b'") eq 't';
+		},
+		30, 100);
+	my $elapsed = time - $t2;
+	ok($seen && $elapsed < $PEER_TIMEOUT,
+		sprintf('%s detects the frozen node_b after %.1fs, within the new %ds (plus a feedback round), '
+			  . 'before the old %ds', $n->name, $elapsed, $T2, $PEER_TIMEOUT));
+}
+arrives($na, $nc, 'node_b frozen');
+arrives($nc, $na, 'node_b frozen');
+thaw_all();
+$nb->safe_psql($db, "INSERT INTO public.t (id, origin) VALUES (" . ++$marker . ", 'marker')");
+ok(wait_converged(\@nodes, 120), 'round 2: after the thaw the mesh converges');
+$want{marker} = $marker - 9_000_000;
+for my $n (@nodes)
+{
+	is( $n->safe_psql($db,
+			"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
+			  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM public.t GROUP BY origin) s"),
+		join(',', map { "$_=$want{$_}/$want{$_}" } sort keys %want),
+		$n->name . ': round 2: every id exactly once, per origin');
+}
+assert_same_everywhere(\@nodes, 'public.t', 'round 2: public.t is identical on every node');
 
 done_testing();

@@ -46,7 +46,7 @@ my $db = 'concord';
 
 # --- The network and the servers ---------------------------------------------
 my %addr = (node_a => '10.77.0.1', node_b => '10.77.0.2', node_c => '10.77.0.3');
-net_switch('10.77.0');
+net_switch();
 net_add_host($_, $addr{$_}) for sort keys %addr;
 
 my $testname = basename($0) =~ s/\.pl$//r;

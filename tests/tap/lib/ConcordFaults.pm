@@ -27,7 +27,9 @@
 #     Unix socket (a path in the file system, valid across network
 #     namespaces); peers reach each other only over the private subnet.
 #
-# Waits are bounded; nothing is signalled by name.
+# Waits are bounded; nothing is signalled by name.  Tests that also use
+# ConcordTest load it first, so that this module's END block (which thaws
+# frozen nodes) runs before PostgreSQL::Test::Cluster's (which stops them).
 package ConcordFaults;
 
 use strict;
@@ -182,8 +184,8 @@ sub freeze_node_pids
 	return scalar keys %done;
 }
 
-# thaw_pids() — SIGCONT to every process this module stopped (children
-# before the postmaster does not matter: each simply continues).
+# thaw_all() — SIGCONT to every process this module stopped (in any order:
+# each simply continues where it was).
 sub thaw_all
 {
 	for my $key (sort keys %frozen)
@@ -360,17 +362,15 @@ sub enter_private_network
 sub net_ip { return _must($NET{ip}, @_); }
 sub net_tc { return _must($NET{tc}, @_); }
 
-# net_switch(SUBNET_PREFIX) — the switch namespace "cc_sw" with bridge br0.
+# net_switch() — the switch namespace "cc_sw" with bridge br0.
 sub net_switch
 {
-	my ($prefix) = @_;
 	die "enter_private_network() first\n" unless $NET{mode};
 	net_ip('netns', 'add', 'cc_sw');
 	push @{ $NET{namespaces} }, 'cc_sw';
 	net_ip('-n', 'cc_sw', 'link', 'set', 'lo', 'up');
 	net_ip('-n', 'cc_sw', 'link', 'add', 'br0', 'type', 'bridge');
 	net_ip('-n', 'cc_sw', 'link', 'set', 'br0', 'up');
-	$NET{prefix} = $prefix;
 	return;
 }
 
