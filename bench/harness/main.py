@@ -324,7 +324,7 @@ def run(args):
     if ctx.log_problems:
         print("Server log lines that look like problems (all in logs/ of the result directory):")
         for p in ctx.log_problems:
-            print(f"  {p['node']}: {p['count']} line(s), e.g.")
+            print(f"  {p['node']}: " + (f"{p['count']} line(s), e.g." if p["count"] else "note:"))
             for l in p["first"][:5]:
                 print(f"    {l[:220]}")
     if ctx.failures:

@@ -68,6 +68,7 @@ void ApplyInsert(protocol::Reader &r) {
 	TupleValues row;
 	if (CanBatch(t)) {
 		/* Read straight into the batch's memory: the row lives until the batch is applied. */
+		PrepareBatchFor(rel);
 		MemoryContext old = MemoryContextSwitchTo(BatchContext());
 		ReadTupleText(r, rel, t, &row);
 		MemoryContextSwitchTo(old);
@@ -75,6 +76,7 @@ void ApplyInsert(protocol::Reader &r) {
 		AddToBatch(rel, row);
 		return;
 	}
+	FlushBatch(); /* an insert of another table that is not batched keeps the order too */
 	ReadTuple(r, rel, t, &row);
 	ExpectEnd(r, "INSERT");
 	if (t->nuniques == 0 && ExecInsert(rel, &row, true) == 1)

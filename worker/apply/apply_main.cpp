@@ -356,7 +356,9 @@ void Run() {
 	if (start > my_slot->applied_lsn)
 		my_slot->applied_lsn = start;
 	LWLockRelease(&shmem::state->lock);
-	pgstat_report_activity(STATE_IDLE, nullptr);
+	char activity[NAMEDATALEN + 64];
+	snprintf(activity, sizeof(activity), "applying changes from peer %s", state->peer_name);
+	pgstat_report_activity(STATE_RUNNING, activity);
 	StreamLoop();
 }
 

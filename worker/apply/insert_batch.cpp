@@ -212,9 +212,14 @@ MemoryContext BatchContext() {
 
 bool CanBatch(const LocalTarget *t) { return t->batchable; }
 
-void AddToBatch(RemoteRelation *rel, const TupleValues &row) {
+void PrepareBatchFor(RemoteRelation *rel) {
 	if (batch_rel != nullptr && batch_rel != rel)
 		FlushBatch();
+}
+
+void AddToBatch(RemoteRelation *rel, const TupleValues &row) {
+	if (batch_rel != nullptr && batch_rel != rel)
+		elog(ERROR, "concord: a row of another relation was added to an insert batch");
 	batch_rel = rel;
 	batch_rows[batch_count++] = row;
 	for (int c = 0; c < row.ncols; c++)

@@ -32,7 +32,13 @@ MemoryContext BatchContext();
 /* True if inserts into this target may be batched. */
 bool CanBatch(const LocalTarget *t);
 
-/* Adds a row (allocated in BatchContext()); flushes a full batch or one of another relation. */
+/*
+ * Call before reading a row of `rel` into BatchContext(): applies a batch of
+ * another relation first (flushing resets that memory, so never after).
+ */
+void PrepareBatchFor(RemoteRelation *rel);
+
+/* Adds a row of the relation prepared for; applies the batch once it is full. */
 void AddToBatch(RemoteRelation *rel, const TupleValues &row);
 
 /* Applies what is gathered (no-op when empty). */
