@@ -568,7 +568,36 @@ mem=$(awk -F, -v run="$run_s" '
         printf "%d %d %d %d %d %d\n", (ne > 0 && nl > 0 && late <= limit) ? 0 : 1, early, late, limit, peak, NR - 1
     }' "$WORK/memory.csv")
 read -r mem_bad early late limit peak samples <<<"$mem"
-check memory_flat "$mem_bad" "(apply workers RssAnon: first third max ${early} kB, last third max ${late} kB, limit ${limit} kB, peak ${peak} kB, ${samples} samples)"
+# Per worker process: one that lived long (a third of the run, at least a
+# minute) ends with no more than 1.5 x (+16 MB) what it had 30 s into its life.
+life=$(awk -F, -v run="$run_s" '
+    NR == 1 { next }
+    {
+        key = $2 "/" $3
+        if (!(key in born)) born[key] = $1
+        if ($1 - born[key] >= 30 && !(key in first)) { first[key] = $6; first_t[key] = $1 }
+        last[key] = $6; last_t[key] = $1; name[key] = $2 " from " $4
+    }
+    END {
+        need = run / 3; if (need < 60) need = 60
+        bad = 0; longest = 0; lk = ""
+        for (k in first) {
+            span = last_t[k] - first_t[k]
+            if (span > longest) { longest = span; lk = k }
+            if (span >= need && last[k] > first[k] * 1.5 + 16384) bad = 1
+        }
+        if (lk == "") printf "0 no-worker-lived-long-enough 0 0 0\n"
+        else printf "%d %s %d %d %d\n", bad, name[lk], longest, first[lk], last[lk]
+    }' "$WORK/memory.csv")
+read -r life_bad life_who1 life_who2 life_who3 life_span life_first life_last <<<"$life" || true
+mem_detail="apply workers RssAnon: first third max ${early} kB, last third max ${late} kB, limit ${limit} kB, peak ${peak} kB, ${samples} samples"
+if [ "${life_who1}" = no-worker-lived-long-enough ]; then
+    mem_detail+="; no worker lived 30 s"
+else
+    mem_detail+="; longest-lived worker ($life_who1 $life_who2 $life_who3, ${life_span}s): ${life_first} -> ${life_last} kB"
+fi
+[ "$life_bad" = 0 ] || mem_bad=1
+check memory_flat "$mem_bad" "($mem_detail)"
 
 summary=
 for k in "${!fault_count[@]}"; do summary+="${summary:+, }$k x${fault_count[$k]}"; done

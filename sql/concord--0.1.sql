@@ -329,7 +329,7 @@ GRANT SELECT ON concord.peers, concord.tables, concord.nodes, concord.conflict_s
 CREATE FUNCTION concord.describe_message(message bytea) RETURNS text
     AS 'MODULE_PATHNAME', 'concord_describe_message' LANGUAGE C STRICT IMMUTABLE;
 COMMENT ON FUNCTION concord.describe_message(bytea) IS
-    'renders one message of concord''s output plugin as readable text';
+    'renders the messages of one frame of concord''s output plugin as readable text, one per line';
 
 -- ---------------------------------------------------------------------------
 -- Privileges: configuration is for superusers and concord_admin.

@@ -186,6 +186,49 @@ bool Reader::ExpectEnd() {
 	return ok();
 }
 
+bool PayloadReader::Next(const char **message, size_t *len) {
+	if (!reader_.ok() || reader_.AtEnd())
+		return false;
+	std::string_view m = reader_.GetString();
+	if (!reader_.ok())
+		return false;
+	if (m.empty()) {
+		reader_.Fail("empty message in payload");
+		return false;
+	}
+	*message = m.data();
+	*len = m.size();
+	return true;
+}
+
+std::string FrameMessage(const std::string &message) {
+	StringSink sink;
+	Writer<StringSink> w(sink);
+	w.PutString(message);
+	return sink.bytes;
+}
+
+std::string DescribePayload(const char *data, size_t len) {
+	PayloadReader payload(data, len);
+	std::string out;
+	const char *message;
+	size_t message_len;
+	while (payload.Next(&message, &message_len)) {
+		if (!out.empty())
+			out.push_back('\n');
+		out += DescribeMessage(message, message_len);
+	}
+	if (!payload.ok()) {
+		if (!out.empty())
+			out.push_back('\n');
+		out += std::string("malformed payload: ") + payload.error() + " at offset " +
+		       std::to_string(payload.error_offset());
+	} else if (out.empty()) {
+		out = "malformed payload: no message";
+	}
+	return out;
+}
+
 std::string FormatLsn(uint64_t lsn) {
 	char buf[32];
 	std::snprintf(buf, sizeof(buf), "%X/%X", static_cast<unsigned>(lsn >> 32), static_cast<unsigned>(lsn));

@@ -19,6 +19,12 @@
  *                 kind 'n' NULL, 'u' unchanged TOASTed value (no data),
  *                 't' text output of the type, 'b' binary send output
  *
+ * Messages travel in batches: the payload of one replication frame holds one
+ * or more messages, each preceded by its length (u32).  A small transaction
+ * is one frame; a large one is sent in frames of about kBatchBytes, so the
+ * per-frame cost of the walsender (a send and a poll for replies) is paid
+ * per batch, not per change.
+ *
  * Invariants: the decoder never reads past the buffer, never allocates and
  * never throws; any malformed input leaves the Reader in a failed state with a
  * message naming the offset.  Lengths beyond the remaining bytes are malformed.
@@ -38,6 +44,8 @@ namespace concord::protocol {
 inline constexpr uint32_t kProtocolVersion = 1;
 /* Upper bound of one value, to reject hostile lengths early (1 GB, as varlena). */
 inline constexpr uint32_t kMaxValueLength = 0x3FFFFFFF;
+/* A sender starts a new frame once the current one holds this much. */
+inline constexpr size_t kBatchBytes = 64 * 1024;
 
 enum class MessageType : char {
 	kBegin = 'B',
@@ -238,8 +246,55 @@ private:
 	size_t error_offset_ = 0;
 };
 
+/*
+ * The messages of one frame's payload (see "Messages travel in batches").
+ * Next() hands out each message in turn; it returns false at the end or on
+ * a malformed length (then ok() is false and error() says why).
+ */
+class PayloadReader {
+public:
+	PayloadReader(const char *data, size_t len) : reader_(data, len) {}
+	bool Next(const char **message, size_t *len);
+	bool ok() const { return reader_.ok(); }
+	const char *error() const { return reader_.error(); }
+	size_t error_offset() const { return reader_.error_offset(); }
+
+private:
+	Reader reader_;
+};
+
+/*
+ * Writes length-prefixed messages into a sink that allows patching a length
+ * afterwards: Start() before a message, Finish() after it.  Sink needs
+ * Append(const char *, size_t), size() and Patch(offset, const char *, size_t).
+ */
+template <typename Sink>
+class MessageFramer {
+public:
+	explicit MessageFramer(Sink &sink) : sink_(sink) {}
+	void Start() {
+		start_ = sink_.size();
+		static const char zeros[4] = {0, 0, 0, 0};
+		sink_.Append(zeros, 4);
+	}
+	void Finish() {
+		uint32_t len = boost::endian::native_to_big(static_cast<uint32_t>(sink_.size() - start_ - 4));
+		sink_.Patch(start_, reinterpret_cast<const char *>(&len), 4);
+	}
+
+private:
+	Sink &sink_;
+	size_t start_ = 0;
+};
+
+/* Frames one message: its length (u32), then its bytes. */
+std::string FrameMessage(const std::string &message);
+
 /* Human-readable rendering of one whole message (tests, debugging). */
 std::string DescribeMessage(const char *data, size_t len);
+
+/* Renders every message of a payload, one per line. */
+std::string DescribePayload(const char *data, size_t len);
 
 /* Formats an LSN the way PostgreSQL prints it: %X/%X. */
 std::string FormatLsn(uint64_t lsn);

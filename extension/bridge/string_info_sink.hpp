@@ -17,6 +17,8 @@ namespace concord::pg {
 struct StringInfoSink {
 	StringInfo buf;
 	void Append(const char *data, size_t len) { appendBinaryStringInfo(buf, data, static_cast<int>(len)); }
+	size_t size() const { return static_cast<size_t>(buf->len); }
+	void Patch(size_t offset, const char *data, size_t len) { memcpy(buf->data + offset, data, len); }
 };
 
 } // namespace concord::pg

@@ -55,6 +55,7 @@ struct PluginState {
 	MemoryContext change_context; /* reset after every change */
 	MemoryContext cache_context;  /* relation cache, whole session */
 	uint32 proto_version;
+	StringInfoData batch;         /* framed messages not sent yet */
 };
 
 /* Per transaction: has BEGIN gone out? */
@@ -93,6 +94,9 @@ void Startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init
 	state->change_context = AllocSetContextCreate(ctx->context, "concord output change", ALLOCSET_DEFAULT_SIZES);
 	state->cache_context = AllocSetContextCreate(ctx->context, "concord output cache", ALLOCSET_DEFAULT_SIZES);
 	ctx->output_plugin_private = state;
+	MemoryContext old = MemoryContextSwitchTo(ctx->context);
+	initStringInfo(&state->batch);
+	MemoryContextSwitchTo(old);
 	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
 	opt->receive_rewrites = false;
 	if (!is_init)
@@ -105,6 +109,37 @@ void Shutdown(LogicalDecodingContext *ctx) {}
 bool FilterByOrigin(LogicalDecodingContext *ctx, RepOriginId origin_id) {
 	/* Changes applied from a peer carry its origin: never forward them. */
 	return origin_id != InvalidRepOriginId;
+}
+
+/* Sends the batch as one frame. */
+void FlushBatch(LogicalDecodingContext *ctx, bool last_write) {
+	PluginState *state = State(ctx);
+	if (state->batch.len == 0)
+		return;
+	OutputPluginPrepareWrite(ctx, last_write);
+	appendBinaryStringInfo(ctx->out, state->batch.data, state->batch.len);
+	OutputPluginWrite(ctx, last_write);
+	resetStringInfo(&state->batch);
+}
+
+/* Sends a large transaction's batch once it is big enough. */
+void FlushIfFull(LogicalDecodingContext *ctx) {
+	if (static_cast<size_t>(State(ctx)->batch.len) >= protocol::kBatchBytes)
+		FlushBatch(ctx, false);
+}
+
+/*
+ * One message into the batch: `write` fills it through a Writer; the framer
+ * puts its length in front.
+ */
+template <typename Write>
+void AddMessage(LogicalDecodingContext *ctx, Write &&write) {
+	StringInfoSink sink{&State(ctx)->batch};
+	protocol::MessageFramer<StringInfoSink> framer(sink);
+	Writer w(sink);
+	framer.Start();
+	write(w);
+	framer.Finish();
 }
 
 void Begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
@@ -120,11 +155,7 @@ void SendBeginIfNeeded(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
 	m.commit_time = txn->xact_time.commit_time;
 	m.xid = txn->xid;
 	m.origin_node = LocalNodeName();
-	OutputPluginPrepareWrite(ctx, false);
-	StringInfoSink sink{ctx->out};
-	Writer w(sink);
-	w.Begin(m);
-	OutputPluginWrite(ctx, false);
+	AddMessage(ctx, [&](Writer &w) { w.Begin(m); });
 	ts->begin_sent = true;
 }
 
@@ -139,20 +170,18 @@ void SendRelationIfNeeded(LogicalDecodingContext *ctx, Relation rel, RelationEnt
 	h.relname = RelationGetRelationName(rel);
 	h.replident = rel->rd_rel->relreplident;
 	h.natts = static_cast<uint16_t>(e->natts);
-	OutputPluginPrepareWrite(ctx, false);
-	StringInfoSink sink{ctx->out};
-	Writer w(sink);
-	w.RelationStart(h);
-	for (int i = 0; i < e->natts; i++) {
-		Form_pg_attribute att = TupleDescAttr(desc, e->attnums[i]);
-		protocol::ColumnDef c;
-		c.flags = e->is_key[i] ? protocol::kColumnIsKey : 0;
-		c.name = NameStr(att->attname);
-		c.type_oid = att->atttypid;
-		c.typmod = att->atttypmod;
-		w.RelationColumn(c);
-	}
-	OutputPluginWrite(ctx, false);
+	AddMessage(ctx, [&](Writer &w) {
+		w.RelationStart(h);
+		for (int i = 0; i < e->natts; i++) {
+			Form_pg_attribute att = TupleDescAttr(desc, e->attnums[i]);
+			protocol::ColumnDef c;
+			c.flags = e->is_key[i] ? protocol::kColumnIsKey : 0;
+			c.name = NameStr(att->attname);
+			c.type_oid = att->atttypid;
+			c.typmod = att->atttypmod;
+			w.RelationColumn(c);
+		}
+	});
 	e->schema_sent = true;
 }
 
@@ -217,33 +246,32 @@ void Change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, Re
 	SendBeginIfNeeded(ctx, txn);
 	SendRelationIfNeeded(ctx, rel, e);
 
-	OutputPluginPrepareWrite(ctx, true);
-	StringInfoSink sink{ctx->out};
-	Writer w(sink);
-	switch (change->action) {
-	case REORDER_BUFFER_CHANGE_INSERT:
-		w.ChangeStart(MessageType::kInsert, RelationGetRelid(rel));
-		WriteTuple(w, rel, e, newtuple, false);
-		break;
-	case REORDER_BUFFER_CHANGE_UPDATE:
-		w.ChangeStart(MessageType::kUpdate, RelationGetRelid(rel));
-		if (oldtuple != nullptr) {
+	AddMessage(ctx, [&](Writer &w) {
+		switch (change->action) {
+		case REORDER_BUFFER_CHANGE_INSERT:
+			w.ChangeStart(MessageType::kInsert, RelationGetRelid(rel));
+			WriteTuple(w, rel, e, newtuple, false);
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			w.ChangeStart(MessageType::kUpdate, RelationGetRelid(rel));
+			if (oldtuple != nullptr) {
+				w.OldTuple(OldKind(rel));
+				WriteTuple(w, rel, e, oldtuple, false);
+			} else {
+				w.OldTuple(OldTupleKind::kNone);
+			}
+			WriteTuple(w, rel, e, newtuple, true);
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			w.ChangeStart(MessageType::kDelete, RelationGetRelid(rel));
 			w.OldTuple(OldKind(rel));
 			WriteTuple(w, rel, e, oldtuple, false);
-		} else {
-			w.OldTuple(OldTupleKind::kNone);
+			break;
+		default:
+			break;
 		}
-		WriteTuple(w, rel, e, newtuple, true);
-		break;
-	case REORDER_BUFFER_CHANGE_DELETE:
-		w.ChangeStart(MessageType::kDelete, RelationGetRelid(rel));
-		w.OldTuple(OldKind(rel));
-		WriteTuple(w, rel, e, oldtuple, false);
-		break;
-	default:
-		break;
-	}
-	OutputPluginWrite(ctx, true);
+	});
+	FlushIfFull(ctx);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_context);
@@ -268,13 +296,12 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
 		h.nrels = static_cast<uint32_t>(n);
 		h.options = (change->data.truncate.cascade ? protocol::kTruncateCascade : 0) |
 		            (change->data.truncate.restart_seqs ? protocol::kTruncateRestartIdentity : 0);
-		OutputPluginPrepareWrite(ctx, true);
-		StringInfoSink sink{ctx->out};
-		Writer w(sink);
-		w.TruncateStart(h);
-		for (int i = 0; i < n; i++)
-			w.TruncateRelation(relids[i]);
-		OutputPluginWrite(ctx, true);
+		AddMessage(ctx, [&](Writer &w) {
+			w.TruncateStart(h);
+			for (int i = 0; i < n; i++)
+				w.TruncateRelation(relids[i]);
+		});
+		FlushIfFull(ctx);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_context);
@@ -295,11 +322,8 @@ void Commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commi
 	m.commit_lsn = commit_lsn;
 	m.end_lsn = txn->end_lsn;
 	m.commit_time = txn->xact_time.commit_time;
-	OutputPluginPrepareWrite(ctx, true);
-	StringInfoSink sink{ctx->out};
-	Writer w(sink);
-	w.Commit(m);
-	OutputPluginWrite(ctx, true);
+	AddMessage(ctx, [&](Writer &w) { w.Commit(m); });
+	FlushBatch(ctx, true);
 }
 
 } // namespace

@@ -241,7 +241,7 @@ Datum RedactDsn(FunctionCallInfo fcinfo) {
 
 Datum DescribeMessage(FunctionCallInfo fcinfo) {
 	bytea *message = PG_GETARG_BYTEA_PP(0);
-	char *text = pg::ToPalloc([&] { return protocol::DescribeMessage(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)); });
+	char *text = pg::ToPalloc([&] { return protocol::DescribePayload(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)); });
 	PG_RETURN_TEXT_P(cstring_to_text(text));
 }
 

@@ -224,8 +224,20 @@ void HandleFrame(const char *data, int len) {
 	}
 	if (frame.data_start > last_received)
 		last_received = frame.data_start;
-	HandleMessage(frame.payload, frame.payload_len);
-	MemoryContextReset(state->message_context);
+	protocol::PayloadReader payload(frame.payload, frame.payload_len);
+	const char *message;
+	size_t message_len;
+	while (payload.Next(&message, &message_len)) {
+		/* Each message works in fresh per-message memory (BEGIN may have switched contexts). */
+		MemoryContext old = MemoryContextSwitchTo(state->message_context);
+		HandleMessage(message, message_len);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(state->message_context);
+	}
+	if (!payload.ok())
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+		                errmsg("malformed frame from peer \"%s\": %s at offset %zu", state->peer_name, payload.error(),
+		                       payload.error_offset())));
 }
 
 void CheckPeerTimeout() {
@@ -258,9 +270,7 @@ void StreamLoop() {
 			int len = stream::Receive(&connection, &data);
 			if (len == 0)
 				break;
-			MemoryContext old = MemoryContextSwitchTo(state->message_context);
 			HandleFrame(data, len);
-			MemoryContextSwitchTo(old);
 			if (++handled % 256 == 0) {
 				CHECK_FOR_INTERRUPTS();
 				if (OperatorWantsUsGone())
