@@ -194,7 +194,8 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 	return out;
 }
 
-std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid) {
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid,
+                        bool recorded_check) {
 	std::string out = "DELETE FROM ";
 	out.append(table);
 	out.append(" WHERE ");
@@ -203,6 +204,9 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded,
 		out.append(" AND ");
 		out.append(Guard(relid, key_columns.count + 1));
 	}
+	if (guarded && recorded_check)
+		out.append(" AND NOT concord.version_recorded(" + std::to_string(relid) + "::pg_catalog.oid, " +
+		           Param(key_columns.count + 3) + ", xmin)");
 	return out;
 }
 

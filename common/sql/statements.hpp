@@ -89,8 +89,12 @@ struct UpdateOptions {
 /* UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m) [see UpdateOptions] */
 std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options);
 
-/* DELETE FROM t WHERE key1 = $1 .. [AND the guard, from $(m+1), for table relid] */
-std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid = 0);
+/*
+ * DELETE FROM t WHERE key1 = $1 .. [AND the guard, from $(m+1), for table
+ * relid] [AND no recorded version, as for UPDATE, when recorded_check]
+ */
+std::string BuildDelete(std::string_view table, Names key_columns, bool guarded, uint32_t relid = 0,
+                        bool recorded_check = false);
 
 /*
  * The local row a change would touch, locked: SELECT xmin, whole row FROM t

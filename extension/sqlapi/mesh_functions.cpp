@@ -386,8 +386,8 @@ Datum concord_join_mesh(PG_FUNCTION_ARGS) {
 	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char *via_dsn = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	return Entry([&] {
-		return concord::sqlapi::HideSecretsInErrors(dsn, [&] {
-			return concord::sqlapi::HideSecretsInErrors(via_dsn, [&] { return concord::sqlapi::JoinMesh(fcinfo); });
+		return concord::sqlapi::HideSecrets(dsn, [&] {
+			return concord::sqlapi::HideSecrets(via_dsn, [&] { return concord::sqlapi::JoinMesh(fcinfo); });
 		});
 	});
 }

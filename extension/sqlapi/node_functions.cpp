@@ -130,7 +130,7 @@ using concord::pg::Entry;
 Datum concord_create_node(PG_FUNCTION_ARGS) {
 	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	return Entry([&] {
-		return concord::sqlapi::HideSecretsInErrors(dsn, [&] { return concord::sqlapi::CreateNode(fcinfo); });
+		return concord::sqlapi::HideSecrets(dsn, [&] { return concord::sqlapi::CreateNode(fcinfo); });
 	});
 }
 

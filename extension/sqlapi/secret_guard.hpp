@@ -1,8 +1,11 @@
 /*
- * secret_guard.hpp — keeping connection-string passwords out of error reports.
+ * secret_guard.hpp — keeping connection-string passwords out of error reports
+ * and out of pg_stat_activity.
  *
  * Functions that take a DSN (subscribe, create_node, join_mesh) run their
- * body through HideSecretsInErrors: an ERROR leaving the body has the
+ * body through HideSecrets.  First, the calling statement as
+ * pg_stat_activity shows it (to pg_monitor members too) has the password
+ * replaced, since the body may wait seconds for a peer.  Second, an ERROR leaving the body has the
  * password scrubbed from its message, detail and hint, and is marked so the
  * server log does not repeat the calling statement (which holds the DSN) in
  * a STATEMENT: line.  The body is PostgreSQL-style code (it owns no C++
@@ -25,10 +28,15 @@ namespace concord::sqlapi {
 /* Replaces every occurrence of secret in a palloc'd string (nullptr stays nullptr). */
 char *ScrubText(const char *text, const char *secret);
 
+/* Reports this backend's current activity text again, with secret replaced. */
+void ScrubActivity(const char *secret);
+
 template <typename F>
-auto HideSecretsInErrors(const char *dsn, F &&body) -> decltype(body()) {
+auto HideSecrets(const char *dsn, F &&body) -> decltype(body()) {
 	using Result = decltype(body());
 	char *secret = pg::ToPalloc([&] { return conninfo::PasswordOf(dsn != nullptr ? dsn : ""); });
+	if (secret[0] != '\0')
+		ScrubActivity(secret);
 	MemoryContext caller = CurrentMemoryContext;
 	Result result{};
 	Result *volatile result_slot = &result; /* never return from inside PG_TRY */

@@ -197,7 +197,7 @@ using concord::pg::Entry;
 Datum concord_subscribe(PG_FUNCTION_ARGS) {
 	char *dsn = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	return Entry([&] {
-		return concord::sqlapi::HideSecretsInErrors(dsn, [&] { return concord::sqlapi::Subscribe(fcinfo); });
+		return concord::sqlapi::HideSecrets(dsn, [&] { return concord::sqlapi::Subscribe(fcinfo); });
 	});
 }
 Datum concord_unsubscribe(PG_FUNCTION_ARGS) { return Entry([&] { return concord::sqlapi::Unsubscribe(fcinfo); }); }

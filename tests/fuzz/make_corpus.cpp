@@ -96,11 +96,12 @@ public:
 	}
 	Stream &Msg(const Message &m) {
 		lsn_ += 0x40;
-		return Frame(XLogDataFrame(lsn_, lsn_ + 0x40, 790000000000000 + static_cast<int64_t>(lsn_), Encode(m)));
+		return Frame(XLogDataFrame(lsn_, lsn_ + 0x40, 790000000000000 + static_cast<int64_t>(lsn_),
+		                           protocol::FrameMessage(Encode(m))));
 	}
 	Stream &Raw(const std::string &payload) {
 		lsn_ += 0x40;
-		return Frame(XLogDataFrame(lsn_, lsn_ + 0x40, 0, payload));
+		return Frame(XLogDataFrame(lsn_, lsn_ + 0x40, 0, protocol::FrameMessage(payload)));
 	}
 	Stream &Keepalive(bool reply) { return Frame(KeepaliveFrame(lsn_, 790000000000999, reply)); }
 

@@ -266,7 +266,7 @@ void CheckTransaction(FuzzedDataProvider &p) {
 
 	ApplySession session;
 	for (const Message &m : xact) {
-		ExactBuffer frame(XLogDataFrame(0, 0, 0, Encode(m)));
+		ExactBuffer frame(XLogDataFrame(0, 0, 0, protocol::FrameMessage(Encode(m))));
 		Outcome out = session.HandleFrame(frame.data(), frame.size());
 		if (out.verdict != Verdict::kApplied) {
 			std::fprintf(stderr, "refused: %s\n", out.error.c_str());

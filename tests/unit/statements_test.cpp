@@ -434,3 +434,19 @@ TEST(BuildUpdate, KeyOnlyTableStillFindsItsRow) {
 
 } // namespace
 } // namespace concord::sql
+
+namespace concord::sql {
+namespace {
+
+TEST(BuildDelete, RecordedVersionCheckOnDeltaTables) {
+	/* the guard takes $2..$6; the check reuses its key bytes ($4) */
+	EXPECT_EQ(BuildDelete("\"public\".\"t\"", NameList{"id"}.names(), true, 77, true),
+	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1 AND concord.written_through(xmin, $2, $3, "
+	          "77::pg_catalog.oid, $4, $5, $6) AND NOT concord.version_recorded(77::pg_catalog.oid, $4, xmin)");
+	/* only with the guard */
+	EXPECT_EQ(BuildDelete("\"public\".\"t\"", NameList{"id"}.names(), false, 77, true),
+	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1");
+}
+
+} // namespace
+} // namespace concord::sql

@@ -956,3 +956,93 @@ TEST(WireFuzz, RandomBytesNeverCrash) {
 
 } // namespace
 } // namespace concord::protocol
+
+/* ---- Batches: length-prefixed messages in one frame -------------------------- */
+
+namespace concord::protocol {
+namespace {
+
+/* A sink that can patch a length written earlier, as the output plugin's is. */
+struct PatchableSink {
+	std::string bytes;
+	void Append(const char *data, size_t len) { bytes.append(data, len); }
+	size_t size() const { return bytes.size(); }
+	void Patch(size_t offset, const char *data, size_t len) { bytes.replace(offset, len, data, len); }
+};
+
+std::string Encoded(void (*write)(Writer<StringSink> &)) {
+	StringSink sink;
+	Writer<StringSink> w(sink);
+	write(w);
+	return sink.bytes;
+}
+
+TEST(Batch, FramerWritesEachMessageWithItsLength) {
+	PatchableSink sink;
+	MessageFramer<PatchableSink> framer(sink);
+	Writer<PatchableSink> w(sink);
+	framer.Start();
+	w.Begin(BeginMessage{1, 2, 3, "n1"});
+	framer.Finish();
+	framer.Start();
+	w.Commit(CommitMessage{4, 5, 6});
+	framer.Finish();
+
+	std::string begin = Encoded([](Writer<StringSink> &x) { x.Begin(BeginMessage{1, 2, 3, "n1"}); });
+	std::string commit = Encoded([](Writer<StringSink> &x) { x.Commit(CommitMessage{4, 5, 6}); });
+	EXPECT_EQ(sink.bytes, FrameMessage(begin) + FrameMessage(commit));
+
+	PayloadReader payload(sink.bytes.data(), sink.bytes.size());
+	const char *m;
+	size_t len;
+	ASSERT_TRUE(payload.Next(&m, &len));
+	EXPECT_EQ(std::string(m, len), begin);
+	ASSERT_TRUE(payload.Next(&m, &len));
+	EXPECT_EQ(std::string(m, len), commit);
+	EXPECT_FALSE(payload.Next(&m, &len));
+	EXPECT_TRUE(payload.ok());
+}
+
+TEST(Batch, EmptyPayloadHoldsNoMessage) {
+	PayloadReader payload("", 0);
+	const char *m;
+	size_t len;
+	EXPECT_FALSE(payload.Next(&m, &len));
+	EXPECT_TRUE(payload.ok());
+}
+
+TEST(Batch, TruncatedLengthOrMessageIsMalformedAtEveryCut) {
+	std::string commit = Encoded([](Writer<StringSink> &x) { x.Commit(CommitMessage{4, 5, 6}); });
+	std::string framed = FrameMessage(commit);
+	for (size_t cut = 1; cut < framed.size(); cut++) {
+		std::string bytes = framed.substr(0, cut);
+		PayloadReader payload(bytes.data(), bytes.size());
+		const char *m;
+		size_t len;
+		EXPECT_FALSE(payload.Next(&m, &len)) << "cut at " << cut;
+		EXPECT_FALSE(payload.ok()) << "cut at " << cut;
+	}
+}
+
+TEST(Batch, ZeroLengthMessageIsMalformed) {
+	std::string bytes(4, '\0');
+	PayloadReader payload(bytes.data(), bytes.size());
+	const char *m;
+	size_t len;
+	EXPECT_FALSE(payload.Next(&m, &len));
+	EXPECT_FALSE(payload.ok());
+	EXPECT_STREQ(payload.error(), "empty message in payload");
+}
+
+TEST(Batch, DescribePayloadRendersOneLinePerMessage) {
+	std::string begin = Encoded([](Writer<StringSink> &x) { x.Begin(BeginMessage{1, 2, 3, "n1"}); });
+	std::string commit = Encoded([](Writer<StringSink> &x) { x.Commit(CommitMessage{4, 5, 6}); });
+	std::string framed = FrameMessage(begin) + FrameMessage(commit);
+	EXPECT_EQ(DescribePayload(framed.data(), framed.size()), "BEGIN origin n1\nCOMMIT");
+	std::string truncated = framed.substr(0, framed.size() - 1);
+	EXPECT_EQ(DescribePayload(truncated.data(), truncated.size()).rfind("BEGIN origin n1\nmalformed payload: ", 0), 0u);
+	EXPECT_EQ(DescribePayload("", 0), "malformed payload: no message");
+}
+
+} // namespace
+} // namespace concord::protocol

@@ -128,34 +128,46 @@ void ApplyTruncate(protocol::Reader &r) {
 	r.GetTruncateHeader(&h);
 	CheckReader(r, "TRUNCATE");
 	state->current_action = "TRUNCATE";
-	auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(h.nrels, 1u)));
-	Oid owner_oid = InvalidOid;
-	bool single_owner = true;
-	for (uint32 i = 0; i < h.nrels; i++) {
+	uint32 n = h.nrels;
+	auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(n, 1u)));
+	Oid *owners = static_cast<Oid *>(palloc(sizeof(Oid) * Max(n, 1u)));
+	for (uint32 i = 0; i < n; i++) {
 		uint32 relid = r.GetU32();
 		CheckReader(r, "TRUNCATE");
 		LocalTarget *t = ResolveTarget(LookupRelation(relid));
 		names[i] = t->qualified_name;
-		if (i == 0)
-			owner_oid = t->owner;
-		else if (t->owner != owner_oid)
-			single_owner = false;
+		owners[i] = t->owner;
 	}
 	ExpectEnd(r, "TRUNCATE");
-	if (h.nrels == 0)
-		return;
 	/*
-	 * Tables with one owner are truncated together (as on the peer) with that
-	 * owner's rights; mixed owners run as the worker's own user, since no
-	 * single owner may truncate them all.
+	 * Each owner's tables are truncated together with that owner's rights, so
+	 * a TRUNCATE trigger never runs with more than its table owner's; one
+	 * statement per owner, all in the applying transaction.  (Tables of
+	 * different owners joined by a foreign key cannot be truncated apart: that
+	 * apply fails and is retried, visibly, instead of running as the worker.)
 	 */
-	char *sql = pg::ToPalloc([&] { return sql::BuildTruncate({names, h.nrels}, (h.options & protocol::kTruncateCascade) != 0,
-	                                            (h.options & protocol::kTruncateRestartIdentity) != 0); });
-	OwnerScope owner(single_owner ? owner_oid : GetUserId());
-	int rc = SPI_execute(sql, false, 0);
-	owner.Restore();
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "concord: TRUNCATE failed: %s", SPI_result_code_string(rc));
+	auto *group = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(n, 1u)));
+	bool *done = static_cast<bool *>(palloc0(sizeof(bool) * Max(n, 1u)));
+	for (uint32 first = 0; first < n; first++) {
+		if (done[first])
+			continue;
+		size_t count = 0;
+		for (uint32 i = first; i < n; i++) {
+			if (!done[i] && owners[i] == owners[first]) {
+				group[count++] = names[i];
+				done[i] = true;
+			}
+		}
+		char *sql = pg::ToPalloc([&] {
+			return sql::BuildTruncate({group, count}, (h.options & protocol::kTruncateCascade) != 0,
+			                          (h.options & protocol::kTruncateRestartIdentity) != 0);
+		});
+		OwnerScope owner(owners[first]);
+		int rc = SPI_execute(sql, false, 0);
+		owner.Restore();
+		if (rc != SPI_OK_UTILITY)
+			elog(ERROR, "concord: TRUNCATE failed: %s", SPI_result_code_string(rc));
+	}
 }
 
 } // namespace concord::apply

@@ -317,15 +317,17 @@ void RecordFailure(const ErrorData *edata) {
 	else
 		strlcpy(message, msg, sizeof(message));
 	/* Whatever happened, a peer's password never reaches the view or the log. */
-	std::string scrubbed;
+	char scrubbed[shmem::kErrorLength];
 	try {
-		scrubbed = conninfo::Scrub(message, conninfo::PasswordOf(state->peer_dsn != nullptr ? state->peer_dsn : ""));
+		std::string text = conninfo::Scrub(message, conninfo::PasswordOf(state->peer_dsn != nullptr ? state->peer_dsn : ""));
+		strlcpy(scrubbed, text.c_str(), sizeof(scrubbed));
 	} catch (...) {
-		scrubbed = "error text withheld";
+		strlcpy(scrubbed, "error text withheld", sizeof(scrubbed));
 	}
+	/* The C++ scope is closed: from here on plain PostgreSQL calls. */
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
-	strlcpy(my_slot->last_error, scrubbed.c_str(), sizeof(my_slot->last_error));
+	strlcpy(my_slot->last_error, scrubbed, sizeof(my_slot->last_error));
 	my_slot->last_error_at = now;
 	my_slot->status = shmem::PeerStatus::kError;
 	my_slot->failures++;

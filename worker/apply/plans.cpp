@@ -108,7 +108,9 @@ SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded) {
 	int n = AppendKeyTypes(t, types, 0);
 	if (guarded)
 		n = AppendGuardTypes(types, n);
-	char *sql = pg::ToPalloc([&] { return sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded, t->relid); });
+	/* As for UPDATE: on delta tables a row may carry a recorded version, which only the slow path reads. */
+	char *sql = pg::ToPalloc(
+	    [&] { return sql::BuildDelete(t->qualified_name, KeyNames(rel), guarded, t->relid, guarded && t->has_delta); });
 	*slot = PrepareKept(sql, n, types);
 	MemoryContextSwitchTo(old);
 	return *slot;

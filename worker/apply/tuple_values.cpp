@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/run_as_owner.hpp"
 
 namespace concord::apply {
 
@@ -34,6 +35,8 @@ void ReadValues(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleV
 	out->any_unchanged = false;
 	out->texts = keep_text ? static_cast<char **>(palloc0(sizeof(char *) * Max(ncols, 1))) : nullptr;
 	out->converted = !keep_text;
+	/* Input functions run code of the table's owner (a domain's CHECK): with its rights. */
+	OwnerScope owner(t->owner);
 	for (int c = 0; c < ncols; c++) {
 		protocol::Value v;
 		r.GetValue(&v);
@@ -67,6 +70,7 @@ void ReadValues(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, TupleV
 			                       state->peer_name, protocol::kProtocolVersion)));
 		}
 	}
+	owner.Restore();
 }
 
 } // namespace
@@ -82,10 +86,12 @@ void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, Tup
 void ConvertTuple(const LocalTarget *t, TupleValues *tuple) {
 	if (tuple->converted)
 		return;
+	OwnerScope owner(t->owner);
 	for (int c = 0; c < tuple->ncols; c++)
 		if (tuple->texts[c] != nullptr)
 			tuple->values[c] =
 			    InputFunctionCall(&t->in_funcs[c], tuple->texts[c], t->ioparams[c], t->typmods[c]);
+	owner.Restore();
 	tuple->converted = true;
 }
 

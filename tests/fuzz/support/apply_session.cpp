@@ -290,7 +290,24 @@ Outcome ApplySession::HandleFrame(const char *data, size_t len) {
 	FUZZ_CHECK(frame.payload != nullptr && frame.payload >= data && frame.payload_len <= len &&
 	               static_cast<size_t>(frame.payload - data) == len - frame.payload_len,
 	           "XLogData payload is not the tail of the frame");
-	return HandleMessage(frame.payload, frame.payload_len);
+	/* The payload is a batch of length-prefixed messages, applied in turn until one fails. */
+	protocol::PayloadReader payload(frame.payload, frame.payload_len);
+	const char *message;
+	size_t message_len;
+	Outcome last;
+	while (payload.Next(&message, &message_len)) {
+		last = HandleMessage(message, message_len);
+		if (failed_)
+			return last;
+	}
+	if (!payload.ok()) {
+		failed_ = true;
+		Outcome out;
+		out.verdict = Verdict::kMalformed;
+		out.error = std::string("malformed frame: ") + payload.error();
+		return out;
+	}
+	return last;
 }
 
 } // namespace concord::fuzz

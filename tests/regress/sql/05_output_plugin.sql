@@ -1,6 +1,8 @@
 --
 -- 05_output_plugin: the "concord" logical decoding output plugin seen through
--- SQL, each message rendered by concord.describe_message().
+-- SQL, each message rendered by concord.describe_message().  The plugin
+-- writes a small transaction as one frame (one row of the slot functions);
+-- describe_message renders a frame one message per line, split into rows here.
 --
 -- Rendered messages carry no LSN, transaction id, OID of a user object or
 -- timestamp; long values are shortened below so the output stays readable.
@@ -28,10 +30,13 @@ SELECT concord.add_table('by_index');
 CREATE FUNCTION big_value(seed int) RETURNS text LANGUAGE sql IMMUTABLE
     AS $$ SELECT string_agg(md5((seed * 1000 + i)::text), '') FROM generate_series(1, 200) i $$;
 
--- The changes of the slot since the last call, rendered and shortened.
+-- The changes of the slot since the last call, one message per row, shortened.
 CREATE FUNCTION decoded(slot name) RETURNS SETOF text LANGUAGE sql AS $$
-    SELECT regexp_replace(concord.describe_message(data), '''[0-9a-f]{200,}''', '''<long>''', 'g')
+    SELECT regexp_replace(line, '''[0-9a-f]{200,}''', '''<long>''', 'g')
       FROM pg_logical_slot_get_binary_changes(slot, NULL, NULL, 'proto_version', '1')
+               WITH ORDINALITY AS frame(lsn, xid, data, frame_no),
+           regexp_split_to_table(concord.describe_message(data), E'\n') WITH ORDINALITY AS m(line, line_no)
+     ORDER BY frame_no, line_no
 $$;
 
 SELECT 'created' FROM pg_create_logical_replication_slot('regress_concord_slot', 'concord');
@@ -47,6 +52,7 @@ UPDATE items SET price = 2 WHERE id = 1;
 UPDATE items SET id = 20 WHERE id = 2;
 DELETE FROM items WHERE id = 20;
 -- peek shows the changes without consuming them; a second peek shows them again.
+-- Each of the six transactions is one frame.
 SELECT concord.describe_message(data)
   FROM pg_logical_slot_peek_binary_changes('regress_concord_slot', NULL, NULL, 'proto_version', '1');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('regress_concord_slot', NULL, NULL, 'proto_version', '1');
@@ -147,10 +153,13 @@ SELECT * FROM decoded('regress_concord_slot');
 -- ---------------------------------------------------------------------------
 -- describe_message on malformed input
 -- ---------------------------------------------------------------------------
+-- A frame is a sequence of messages, each behind a 4-byte length.
 SELECT concord.describe_message('\x');
 SELECT concord.describe_message('\x5a');
-SELECT concord.describe_message('\x42');
-SELECT concord.describe_message('\x430000000000000001');
+SELECT concord.describe_message('\x000000015a');
+SELECT concord.describe_message('\x0000000142');
+SELECT concord.describe_message('\x00000009430000000000000001');
+SELECT concord.describe_message('\x0000000a42');
 SELECT concord.describe_message(NULL) IS NULL AS strict;
 
 -- ---------------------------------------------------------------------------
