@@ -19,6 +19,12 @@
 #    unreplicated table, in the same transaction.  Then every link resumes,
 #    wait_for_peers() is true everywhere, and each counter on each node
 #    equals the sum of the logged increments of all nodes.
+# 3. A delete older than a winning increment: every link paused, node_a adds
+#    1 to a counter and then deletes it, node_b later adds 10.  node_b keeps
+#    its later update against node_a's +1 (merging it: the row's xmin then
+#    names node_a, its recorded version node_b's), so node_a's delete must
+#    be decided against that recorded version and lose; node_a brings the
+#    row back as update_deleted.  The row exists on every node.
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -199,6 +205,27 @@ note("conflicts recorded (the increments really raced): $conflicts");
 ok($nb->safe_psql($db, "SELECT count(*) > 0 FROM concord.conflicts WHERE remote_commit_ts > '" . ts_of('C2') . "'"),
 	'the random increments met concurrent ones (conflicts were recorded)');
 diag("rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111") unless $all_ok;
+
+# --- 3. a delete older than a winning increment ----------------------------------
+my $late = $COUNTERS + 100;
+$na->safe_psql($db, "INSERT INTO counters (id) VALUES ($late)");
+ok(wait_converged(\@nodes), 'race 3: the counter exists everywhere');
+pause_all(\@nodes);
+labelled_txn($na, 'D1', "UPDATE counters SET hits = hits + 1 WHERE id = $late");
+labelled_txn($na, 'D2', "DELETE FROM counters WHERE id = $late");
+labelled_txn($nb, 'D3', "UPDATE counters SET hits = hits + 10 WHERE id = $late");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'race 3: wait_for_peers is true on every node');
+is($_->safe_psql($db, "SELECT count(*) FROM counters WHERE id = $late"), '1',
+	$_->name . ": node_b's later increment keeps the row against node_a's older delete")
+  for @nodes;
+is( $nb->safe_psql($db,
+		"SELECT conflict_type || '/' || resolution FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D2') . "'"),
+	'delete_origin_differs/keep_local',
+	"node_b: node_a's delete met the recorded, newer version (delete_origin_differs / keep_local)");
+is( $na->safe_psql($db,
+		"SELECT conflict_type FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D3') . "'"),
+	'update_deleted', "node_a: node_b's later increment brings the row back (update_deleted)");
 for my $n (@nodes)
 {
 	for my $p (@{ peers($n) })
