@@ -349,6 +349,13 @@ void Run() {
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Every applied statement finds its row by key.  On a small, much-updated
+	 * table (pgbench_branches) the planner's generic plan scans the whole page,
+	 * dead versions and all, for each change; the key's index goes straight to
+	 * the row, as PostgreSQL's own apply always does.
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
 	replorigin_session_setup(state->origin);
