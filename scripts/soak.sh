@@ -246,21 +246,11 @@ for n in "${NODES[@]}"; do
         echo "listen_addresses = '${ADDR[$n]}'"
         echo "port = ${PORT[$n]}"
         echo "unix_socket_directories = '${SOCK[$n]}'"
-        echo "shared_preload_libraries = 'concord'"
-        echo "wal_level = logical"
-        echo "track_commit_timestamp = on"
-        echo "max_replication_slots = 16"
-        echo "max_wal_senders = 16"
-        echo "max_worker_processes = 32"
-        echo "fsync = off"
+        concord_server_conf
         echo "restart_after_crash = on"
-        echo "log_line_prefix = '%m [%p] %q%a '"
         echo "concord.peer_timeout = 5s"
         echo "concord.retry_delay_max = 3s"
         echo "wal_sender_timeout = 10s"
-        if server_has_output_plugin_libraries; then
-            echo "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
-        fi
     } | as_pg tee -a "${DATA[$n]}/postgresql.conf" >/dev/null
     printf 'local all all trust\nlocal replication all trust\nhost all all %s/24 trust\nhost replication all %s/24 trust\n' \
         "$subnet" "$subnet" | as_pg tee "${DATA[$n]}/pg_hba.conf" >/dev/null

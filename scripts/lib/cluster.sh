@@ -35,17 +35,7 @@ cluster_create() {
         echo "port = $port"
         echo "listen_addresses = '127.0.0.1'"
         echo "unix_socket_directories = '$(node_sock)'"
-        echo "shared_preload_libraries = 'concord'"
-        echo "wal_level = logical"
-        echo "track_commit_timestamp = on"
-        echo "max_replication_slots = 16"
-        echo "max_wal_senders = 16"
-        echo "max_worker_processes = 32"
-        echo "fsync = off"
-        echo "log_line_prefix = '%m [%p] %q%a '"
-        if server_has_output_plugin_libraries; then
-            echo "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
-        fi
+        concord_server_conf
         for line in "$@"; do echo "$line"; done
     } | as_pg tee -a "$dir/postgresql.conf" >/dev/null
     echo "$port" | as_pg tee "$dir/concord_port" >/dev/null

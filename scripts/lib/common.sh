@@ -41,6 +41,23 @@ build_install() {
     make -C "$CONCORD_ROOT" -s install >/dev/null
 }
 
+# concord_server_conf — the postgresql.conf lines of every server concord's
+# scripts start (callers add port, addresses and their own settings).
+concord_server_conf() {
+    echo "shared_preload_libraries = 'concord'"
+    echo "wal_level = logical"
+    echo "track_commit_timestamp = on"
+    echo "max_replication_slots = 16"
+    echo "max_wal_senders = 16"
+    echo "max_worker_processes = 32"
+    echo "fsync = off"
+    echo "log_line_prefix = '%m [%p] %q%a '"
+    # Since 15.19 a server loads only the output plugins listed here.
+    if server_has_output_plugin_libraries; then
+        echo "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
+    fi
+}
+
 # True if this server knows output_plugin_libraries (15.19 and later).
 server_has_output_plugin_libraries() {
     # Captured first: grep -q would close the pipe early, and under pipefail the

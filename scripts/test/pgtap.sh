@@ -17,14 +17,6 @@ set -euo pipefail
 PG_CONFIG=${PG_CONFIG:-pg_config}
 PG_BINDIR=$($PG_CONFIG --bindir)
 
-# True if this server knows output_plugin_libraries (15.19 and later).  The
-# output is read whole: with pipefail, grep -q closing the pipe early would
-# make postgres die of SIGPIPE and the test fail at random.
-has_output_plugin_libraries() {
-    local cfg
-    cfg=$("$PG_BINDIR/postgres" --describe-config 2>/dev/null) || return 1
-    [[ $'\n'$cfg == *$'\n'output_plugin_libraries$'\t'* ]]
-}
 PORT=${CONCORD_PGTAP_PORT:-5751}
 DB=concord_tap
 # pg_prove is only a Recommends of postgresql-15-pgtap, which install_deps
@@ -60,17 +52,7 @@ as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale --
     echo "port = $PORT"
     echo "listen_addresses = '127.0.0.1'"
     echo "unix_socket_directories = '$sock'"
-    echo "shared_preload_libraries = 'concord'"
-    echo "wal_level = logical"
-    echo "track_commit_timestamp = on"
-    echo "max_replication_slots = 10"
-    echo "max_wal_senders = 10"
-    echo "max_worker_processes = 16"
-    echo "fsync = off"
-    echo "log_line_prefix = '%m [%p] %q%a '"
-    if has_output_plugin_libraries; then
-        echo "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
-    fi
+    concord_server_conf
 } | as_pg tee -a "$data/postgresql.conf" >/dev/null
 
 as_pg "$PG_BINDIR/pg_ctl" -D "$data" -l "$work/server.log" -w -t 60 start >/dev/null \
