@@ -40,32 +40,7 @@ my $DB = $ConcordTest::DB;
 
 # A server configured like ConcordTest::concord_node's, with database $DB and
 # the extension, but no node identity: a database about to join a mesh.
-# (ConcordTest always creates the identity; these lines mirror its settings.)
-sub blank_node
-{
-	my ($name, %opt) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	my $config = `postgres --describe-config 2>/dev/null`;
-	$node->append_conf(
-		'postgresql.conf', join(
-			"\n",
-			"shared_preload_libraries = 'concord'",
-			"wal_level = logical",
-			"track_commit_timestamp = on",
-			"max_replication_slots = 16",
-			"max_wal_senders = 16",
-			"max_worker_processes = 32",
-			($config =~ /^output_plugin_libraries\t/m
-				? "output_plugin_libraries = 'pgoutput, test_decoding, concord'"
-				: ()),
-			"log_min_messages = info",
-			@{ $opt{conf} // [] }));
-	$node->start;
-	$node->safe_psql('postgres', "CREATE DATABASE $DB");
-	$node->safe_psql($DB, 'CREATE EXTENSION concord');
-	return $node;
-}
+sub blank_node { return started_server(@_); }
 
 # join_mesh(NODE, VIA, TIMEOUT) — concord.join_mesh on NODE (named after the
 # cluster node) through member VIA.  Returns (exit code, stdout, stderr) of psql.

@@ -22,7 +22,7 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
-  concord_node concord_nodes dsn_of
+  started_server concord_node concord_nodes dsn_of
   sql_all create_table_everywhere
   subscribe full_mesh chain wait_streaming
   wait_converged wait_for_peers_on poll_until wait_for_condition
@@ -55,10 +55,9 @@ sub _has_output_plugin_libraries
 	return $has_opl;
 }
 
-# concord_node(NAME, conf => [lines]) — a started node with concord
-# installed in $DB and a node identity NAME.  NAME must be a valid concord node
-# name ([a-z][a-z0-9_]*).
-sub concord_node
+# started_server(NAME, conf => [lines]) — a started server configured for
+# concord, with database $DB and the extension, but no node identity yet.
+sub started_server
 {
 	my ($name, %opt) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
@@ -79,9 +78,19 @@ sub concord_node
 			@{ $opt{conf} // [] }));
 	$node->start;
 	$node->safe_psql('postgres', "CREATE DATABASE $DB");
+	$node->safe_psql($DB, 'CREATE EXTENSION concord');
+	return $node;
+}
+
+# concord_node(NAME, conf => [lines]) — a started node with concord
+# installed in $DB and a node identity NAME.  NAME must be a valid concord node
+# name ([a-z][a-z0-9_]*).
+sub concord_node
+{
+	my ($name, %opt) = @_;
+	my $node = started_server($name, %opt);
 	my $dsn = dsn_of($node);
-	$node->safe_psql($DB,
-		"CREATE EXTENSION concord; SELECT concord.create_node('$name', '$dsn')");
+	$node->safe_psql($DB, "SELECT concord.create_node('$name', '$dsn')");
 	return $node;
 }
 
