@@ -380,14 +380,17 @@ crash() {
     pids=$(node_tree "$n")
     event "crash: kill -9 of every process of $n ($(wc -w <<<"$pids") processes)"
     for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-    for _ in $(seq 1 300); do
+    # Gone means reaped, not just dead: a new postmaster refuses to start while
+    # the old one's pid (from postmaster.pid) still answers kill -0, which a
+    # zombie does until whoever adopted it reaps it.
+    local gone=
+    for _ in $(seq 1 600); do
         alive=
-        for p in $pids; do
-            [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && alive=1
-        done
-        [ -z "$alive" ] && break
+        for p in $pids; do [ -e "/proc/$p" ] && alive=1; done
+        [ -z "$alive" ] && { gone=1; break; }
         sleep 0.1
     done
+    [ -n "$gone" ] || die "crash: processes of $n still present 60 s after kill -9: $(for p in $pids; do [ -e "/proc/$p" ] && echo "$p"; done | tr '\n' ' ')"
     sleep "$(rand_between 1 5)"
     start_node "$n"
     event "crash: $n restarted (crash recovery)"
