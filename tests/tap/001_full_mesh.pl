@@ -252,14 +252,6 @@ for my $n (@nodes)
 }
 
 # Nothing failed along the way.
-for my $n (@nodes)
-{
-	for my $p (@{ peers($n) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$n->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

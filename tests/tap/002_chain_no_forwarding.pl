@@ -54,14 +54,6 @@ is($nb->safe_psql($db, "SELECT count(*) FROM t WHERE origin = 'node_c'"), '0', "
 is($na->safe_psql($db, "SELECT count(*) FROM t WHERE origin <> 'node_a'"), '0', 'node_a holds only its own rows');
 is($nb->safe_psql($db, "SELECT count(*) FROM t"), '71', 'node_b holds node_a\'s 50 rows and its own 21');
 
-for my $n ($nb, $nc)
-{
-	for my $p (@{ peers($n) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$n->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming([$nb, $nc]);
 
 done_testing();

@@ -307,14 +307,6 @@ is(rows_of($nb, $ident), "1|a1|1\n2|a2 by b|2\n3|a3|3\n1000001|b1|5001",
 	'node_b: GENERATED ALWAYS identity values arrived as sent, not regenerated');
 
 # Nothing failed along the way.
-for my $n (@nodes)
-{
-	for my $p (@{ peers($n) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$n->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

@@ -479,14 +479,6 @@ my $mark = 100;
 $_->safe_psql($db, 'INSERT INTO m_lww VALUES (' . $mark++ . ', 0)') for @nodes;
 ok(wait_converged(\@nodes), 'the mesh converges after the restart');
 assert_same_everywhere(\@nodes, 'm_lww', 'm_lww is still identical on every node');
-for my $n (@nodes)
-{
-	for my $peer (@{ peers($n) })
-	{
-		ok($peer->{status} eq 'streaming' && !defined $peer->{last_error},
-			$n->name . " from $peer->{peer_name}: streaming without error")
-		  or diag explain $peer;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

@@ -341,14 +341,6 @@ is(table_rows($na, 'pc'), "1|2|\n2|3|\n3|5|update_origin_differs", "the fixed re
 is_deeply(conflict_lines($na, 'public.pc', 'id', "remote_commit_ts > '" . ts_of('P4') . "'"),
 	[ conflict_line(3, 'update_origin_differs', 'custom', 'node_a', 'node_b', 'P4', 'P5', m_t(3, 0), m_t(3, 5)) ],
 	'recorded once, as resolved by the resolver');
-for my $n (@nodes)
-{
-	for my $p (@{ peers($n) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$n->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

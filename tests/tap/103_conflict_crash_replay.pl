@@ -100,14 +100,6 @@ is( $nb->safe_psql($db,
 		  . "FROM concord.conflicts WHERE relation = 'public.s'::regclass"),
 	"$n/$n/$n", "node_b recorded each of the $n real conflicts on s exactly once");
 is($na->safe_psql($db, 'SELECT count(*) FROM concord.conflicts'), '0', 'node_a recorded no conflict');
-for my $node (@nodes)
-{
-	for my $p (@{ peers($node) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$node->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

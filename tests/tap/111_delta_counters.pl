@@ -226,14 +226,6 @@ is( $nb->safe_psql($db,
 is( $na->safe_psql($db,
 		"SELECT conflict_type FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D3') . "'"),
 	'update_deleted', "node_a: node_b's later increment brings the row back (update_deleted)");
-for my $n (@nodes)
-{
-	for my $p (@{ peers($n) })
-	{
-		ok($p->{status} eq 'streaming' && !defined $p->{last_error},
-			$n->name . " from $p->{peer_name}: streaming without error")
-		  or diag explain $p;
-	}
-}
+assert_links_streaming(\@nodes);
 
 done_testing();

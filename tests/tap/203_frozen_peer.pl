@@ -176,6 +176,21 @@ note(sprintf('converged %.1fs after the writers stopped', time - $t_conv));
 
 # --- Exactly once --------------------------------------------------------------
 my %want;
+
+# Each node holds every id of each origin exactly once, as many as %want says.
+sub every_id_once
+{
+	my ($label) = @_;
+	for my $n (@nodes)
+	{
+		is( $n->safe_psql($db,
+				"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
+				  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM public.t GROUP BY origin) s"),
+			join(',', map { "$_=$want{$_}/$want{$_}" } sort keys %want),
+			$n->name . ": ${label}every id exactly once, per origin");
+	}
+	return;
+}
 for my $n ($na, $nb)
 {
 	$want{ $n->name } = $n->safe_psql($db, "SELECT count(*) FROM public.t WHERE origin = '" . $n->name . "'");
@@ -187,14 +202,7 @@ $want{node_c} = $c_rows;
 $want{marker} = $marker - 9_000_000;
 note('rows per origin: ' . join(', ', map { "$_=$want{$_}" } sort keys %want));
 ok($want{node_a} > 200 && $want{node_b} > 200, 'node_a and node_b wrote throughout the freeze');
-for my $n (@nodes)
-{
-	is( $n->safe_psql($db,
-			"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
-			  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM public.t GROUP BY origin) s"),
-		join(',', map { "$_=$want{$_}/$want{$_}" } sort keys %want),
-		$n->name . ': every id exactly once, per origin');
-}
+every_id_once('');
 assert_same_everywhere(\@nodes, 'public.t', 'public.t is identical on every node');
 
 for my $n (@nodes)
@@ -244,14 +252,7 @@ thaw_all();
 $nb->safe_psql($db, "INSERT INTO public.t (id, origin) VALUES (" . ++$marker . ", 'marker')");
 ok(wait_converged(\@nodes, 120), 'round 2: after the thaw the mesh converges');
 $want{marker} = $marker - 9_000_000;
-for my $n (@nodes)
-{
-	is( $n->safe_psql($db,
-			"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
-			  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM public.t GROUP BY origin) s"),
-		join(',', map { "$_=$want{$_}/$want{$_}" } sort keys %want),
-		$n->name . ': round 2: every id exactly once, per origin');
-}
+every_id_once('round 2: ');
 assert_same_everywhere(\@nodes, 'public.t', 'round 2: public.t is identical on every node');
 
 done_testing();

@@ -27,7 +27,7 @@ our @EXPORT = qw(
   subscribe full_mesh chain wait_streaming
   wait_converged wait_for_peers_on poll_until wait_for_condition
   table_digest assert_same_everywhere rows_of
-  peers peer_of worker_pid proc_status
+  peers peer_of assert_links_streaming worker_pid proc_status
   crash_node diag_peers start_stream
 );
 
@@ -281,6 +281,23 @@ sub peer_of
 	my ($node, $peer) = @_;
 	my ($row) = grep { $_->{peer_name} eq $peer } @{ peers($node) };
 	return $row;
+}
+
+# assert_links_streaming(\@NODES) — one test per link of each node: it
+# streams and shows no error.
+sub assert_links_streaming
+{
+	my ($nodes) = @_;
+	for my $n (@$nodes)
+	{
+		for my $p (@{ peers($n) })
+		{
+			ok($p->{status} eq 'streaming' && !defined $p->{last_error},
+				$n->name . " from $p->{peer_name}: streaming without error")
+			  or diag explain $p;
+		}
+	}
+	return;
 }
 
 # worker_pid(NODE, PEER_NAME) — pid of NODE's apply worker for PEER_NAME, or undef.
