@@ -8,7 +8,9 @@
  * tables.  These functions read them on the statement's behalf — C code
  * reads without ACL checks — and answer only a yes/no about a table the
  * caller may read (SELECT is checked).  They use the statement's snapshot,
- * so the guard is consistent with the rest of the statement.
+ * so the guard is consistent with the rest of the statement.  The guard's
+ * logic itself (guard.hpp) is shared with the apply worker's direct row
+ * path, which needs no SQL function.
  */
 extern "C" {
 #include "postgres.h"
@@ -32,6 +34,7 @@ extern "C" {
 }
 
 #include "extension/bridge/pg_guard.hpp"
+#include "extension/tombstone/guard.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(concord_written_through);
@@ -115,44 +118,47 @@ bool Probe(const char *table, const char *index, Oid relid, bytea *key, Transact
 
 } // namespace
 
-} // namespace concord::tombstone
-
-/*
- * The apply fast path's guard, once per applied UPDATE/DELETE: true if the
- * row (written by xid) was last written by the peer the change comes from,
- * so the change cannot conflict.  That is: xid committed through the peer's
- * origin; or xid is an initial copy (copy_origin) and the version recorded
- * for the row names the peer and is older than the change (equal or newer
- * means the copy already holds the change: the slow path skips it).
- * Plain C and a boolean, where pg_xact_commit_timestamp_origin() would
- * build a record.
- */
-Datum concord_written_through(PG_FUNCTION_ARGS) {
-	TransactionId xid = DatumGetTransactionId(PG_GETARG_DATUM(0));
-	Oid origin = PG_GETARG_OID(1);
-	Oid copy_origin = PG_GETARG_OID(2);
+Writer LastWriter(TransactionId xid, RepOriginId origin, RepOriginId copy_origin) {
 	TimestampTz ts;
 	RepOriginId writer;
 	if (!TransactionIdIsNormal(xid) || !TransactionIdGetCommitTsData(xid, &ts, &writer))
-		PG_RETURN_BOOL(false);
+		return Writer::kOther;
 	if (writer == origin)
-		PG_RETURN_BOOL(true);
-	if (!OidIsValid(copy_origin) || writer != copy_origin)
-		PG_RETURN_BOOL(false);
+		return Writer::kPeer;
+	if (copy_origin != InvalidRepOriginId && writer == copy_origin)
+		return Writer::kInitialCopy;
+	return Writer::kOther;
+}
+
+bool CopyHoldsOlderVersion(Oid relid, bytea *key, TransactionId xid, const char *peer, TimestampTz commit_time) {
+	HeapTuple version;
+	TupleDesc desc;
+	if (!Probe("row_version", "row_version_pkey", relid, key, xid, &version, &desc))
+		return false;
+	bool ts_null, node_null;
+	Datum recorded_ts = heap_getattr(version, 3, desc, &ts_null);
+	Datum recorded_node = heap_getattr(version, 4, desc, &node_null);
+	return !ts_null && !node_null && DatumGetTimestampTz(recorded_ts) < commit_time &&
+	       strcmp(TextDatumGetCString(recorded_node), peer) == 0;
+}
+
+} // namespace concord::tombstone
+
+/*
+ * The apply fast path's guard as SQL (see WrittenThrough in guard.hpp), for
+ * the statements that still go through SPI.  Plain C and a boolean, where
+ * pg_xact_commit_timestamp_origin() would build a record.
+ */
+Datum concord_written_through(PG_FUNCTION_ARGS) {
 	return concord::pg::Entry([&] {
 		Oid relid = PG_GETARG_OID(3);
-		concord::tombstone::RequireSelect(relid);
-		HeapTuple version;
-		TupleDesc desc;
-		if (!concord::tombstone::Probe("row_version", "row_version_pkey", relid, PG_GETARG_BYTEA_PP(4), xid, &version,
-		                               &desc))
-			return BoolGetDatum(false);
-		bool ts_null, node_null;
-		Datum recorded_ts = heap_getattr(version, 3, desc, &ts_null);
-		Datum recorded_node = heap_getattr(version, 4, desc, &node_null);
-		bool ok = !ts_null && !node_null && DatumGetTimestampTz(recorded_ts) < PG_GETARG_TIMESTAMPTZ(6) &&
-		          strcmp(TextDatumGetCString(recorded_node), text_to_cstring(PG_GETARG_TEXT_PP(5))) == 0;
-		return BoolGetDatum(ok);
+		return BoolGetDatum(concord::tombstone::WrittenThrough(
+		    DatumGetTransactionId(PG_GETARG_DATUM(0)), static_cast<RepOriginId>(PG_GETARG_OID(1)),
+		    static_cast<RepOriginId>(PG_GETARG_OID(2)), relid, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+		    PG_GETARG_TIMESTAMPTZ(6), [&] {
+			    concord::tombstone::RequireSelect(relid);
+			    return PG_GETARG_BYTEA_PP(4);
+		    }));
 	});
 }
 

@@ -12,6 +12,7 @@ extern "C" {
 
 #include "extension/tombstone/tombstone.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/direct_apply.hpp"
 #include "worker/apply/plans.hpp"
 #include "worker/apply/run_as_owner.hpp"
 #include "worker/conflict/local_version.hpp"
@@ -21,15 +22,14 @@ extern "C" {
 
 namespace concord::apply {
 
-namespace {
-
-/* The origin initial copies into this node write under (0 while there is none). */
-Oid CopyOrigin() {
+RepOriginId CopyOrigin() {
 	static RepOriginId origin = InvalidRepOriginId;
 	if (origin == InvalidRepOriginId)
 		origin = replorigin_by_name(sync::CopyOriginName(state->node_name), true);
 	return origin;
 }
+
+namespace {
 
 uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what) {
 	OwnerScope owner(t->owner);
@@ -130,19 +130,23 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 		guarded = false;
 		state->optimistic_insert_done = true;
 	}
-	SPIPlanPtr plan = InsertPlan(rel, guarded, tombstones);
-	Datum *values = row->values;
-	char *nulls = row->nulls;
-	if (tombstones) {
-		values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->ncols + 1)));
-		nulls = static_cast<char *>(palloc(t->ncols + 2));
-		memcpy(values, row->values, sizeof(Datum) * t->ncols);
-		memcpy(nulls, row->nulls, t->ncols);
-		values[t->ncols] = PointerGetDatum(TombstoneKey(t, KeyValues(t, row)));
-		nulls[t->ncols] = ' ';
-		nulls[t->ncols + 1] = '\0';
+	uint64 inserted;
+	if (!guarded && UseDirectPath(t, CMD_INSERT)) {
+		inserted = DirectInsert(rel, row);
+	} else {
+		Datum *values = row->values;
+		char *nulls = row->nulls;
+		if (tombstones) {
+			values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->ncols + 1)));
+			nulls = static_cast<char *>(palloc(t->ncols + 2));
+			memcpy(values, row->values, sizeof(Datum) * t->ncols);
+			memcpy(nulls, row->nulls, t->ncols);
+			values[t->ncols] = PointerGetDatum(TombstoneKey(t, KeyValues(t, row)));
+			nulls[t->ncols] = ' ';
+			nulls[t->ncols + 1] = '\0';
+		}
+		inserted = Run(t, InsertPlan(rel, guarded, tombstones), values, nulls, SPI_OK_INSERT, "INSERT");
 	}
-	uint64 inserted = Run(t, plan, values, nulls, SPI_OK_INSERT, "INSERT");
 	if ((guarded || optimistic) && !tombstones && inserted > 0)
 		RecheckTombstones(t, epoch, const_cast<TupleValues *>(row), 1);
 	return inserted;
@@ -151,6 +155,8 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded) {
 uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_values, const TupleValues *old_row,
                   bool guarded, bool delta_only) {
 	LocalTarget *t = &rel->target;
+	if (!delta_only && UseDirectPath(t, CMD_UPDATE))
+		return DirectUpdate(rel, row, key_values, guarded);
 	bool delta = t->has_delta && old_row != nullptr;
 	SPIPlanPtr plan = UpdatePlanFor(rel, row->unchanged, guarded, delta, delta_only);
 	int max_args = 2 * t->ncols + t->nkeys + sql::kGuardParams;
@@ -158,7 +164,7 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 	char *nulls = static_cast<char *>(palloc(max_args + 1));
 	int n = 0;
 	for (int c = 0; c < t->ncols; c++) {
-		if (row->unchanged[c] || (delta_only && !t->is_delta[c]) || rel->cols[c].is_key || t->always_identity[c])
+		if (!UpdateWrites(rel, row->unchanged, c) || (delta_only && !t->is_delta[c]))
 			continue;
 		values[n] = row->values[c];
 		nulls[n++] = row->nulls[c];
@@ -183,6 +189,8 @@ uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_
 
 uint64 ExecDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) {
 	LocalTarget *t = &rel->target;
+	if (UseDirectPath(t, CMD_DELETE))
+		return DirectDelete(rel, key_values, guarded);
 	SPIPlanPtr plan = DeletePlan(rel, guarded);
 	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (t->nkeys + sql::kGuardParams)));
 	char *nulls = static_cast<char *>(palloc(t->nkeys + sql::kGuardParams + 1));

@@ -7,12 +7,17 @@
 
 extern "C" {
 #include "postgres.h"
+
+#include "replication/origin.h"
 }
 
 #include "worker/apply/relation_map.hpp"
 #include "worker/apply/tuple_values.hpp"
 
 namespace concord::apply {
+
+/* The origin initial copies into this node write under (0 while there is none). */
+RepOriginId CopyOrigin();
 
 /* Key values of a tuple in key order; raises on a NULL key column. */
 Datum *KeyValues(const LocalTarget *t, const TupleValues *tuple);
@@ -42,7 +47,8 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded);
 
 /*
  * UPDATE the row with key `key_values` to `row` (columns marked unchanged
- * keep their value).  guarded: only if the row was last written by this
+ * keep their value), directly (direct_apply.hpp) where that behaves the
+ * same, else through the prepared statement.  guarded: only if the row was last written by this
  * peer.  old_row: the remote old row, for delta columns (nullptr: overwrite).
  * delta_only: touch only the delta columns.  Returns rows updated.
  */

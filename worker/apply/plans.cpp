@@ -146,7 +146,7 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	for (int c = 0; c < t->ncols; c++) {
 		/* Key columns never change here: a key change is applied as a delete and an insert. */
 		/* An UPDATE cannot set a GENERATED ALWAYS identity; the peer's update never changed it either. */
-		set[c] = !unchanged[c] && (!delta_only || t->is_delta[c]) && !rel->cols[c].is_key && !t->always_identity[c];
+		set[c] = UpdateWrites(rel, unchanged, c) && (!delta_only || t->is_delta[c]);
 		if (set[c]) {
 			types[nargs++] = t->types[c];
 			set_delta[nset++] = delta && t->is_delta[c];

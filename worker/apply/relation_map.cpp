@@ -28,6 +28,7 @@ extern "C" {
 #include "extension/catalog/catalog.hpp"
 #include "extension/catalog/key_columns.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/direct_apply.hpp"
 #include "worker/apply/plans.hpp"
 
 namespace concord::apply {
@@ -225,6 +226,7 @@ void BuildTarget(RemoteRelation *rel) {
 	for (int c = 0; c < t->ncols; c++)
 		if (!OidIsValid(t->array_types[c]))
 			t->batchable = false;
+	DecideDirectPath(rel, local);
 	table_close(local, NoLock);
 	t->valid = true;
 	MemoryContextSwitchTo(old);

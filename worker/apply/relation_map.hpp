@@ -79,6 +79,15 @@ struct LocalTarget {
 	int nuniques;
 	UniqueIndex *uniques;
 
+	/*
+	 * The direct row path (direct_apply.hpp): the key index, and whether
+	 * INSERT, UPDATE and DELETE may bypass SPI on this table.
+	 */
+	Oid key_index;
+	bool direct_insert;
+	bool direct_update;
+	bool direct_delete;
+
 	/* Plans, prepared on first use. */
 	SPIPlanPtr insert_plain;
 	SPIPlanPtr insert_guarded;     /* key free and no tombstone */
@@ -104,6 +113,15 @@ struct RemoteRelation {
 	RemoteColumn *cols;
 	LocalTarget target;
 };
+
+/*
+ * Whether an UPDATE writes remote column c: not a key column (the key never
+ * changes in place), not a GENERATED ALWAYS identity (UPDATE may not set
+ * it), and not a TOASTed value the peer left out as unchanged.
+ */
+inline bool UpdateWrites(const RemoteRelation *rel, const char *unchanged, int c) {
+	return !unchanged[c] && !rel->cols[c].is_key && !rel->target.always_identity[c];
+}
 
 /* Creates the map in state->cache_context and registers invalidation. */
 void InitRelationMap();

@@ -1,0 +1,57 @@
+/*
+ * direct_apply.hpp — UPDATE and DELETE of one row without a statement.
+ *
+ * Applying a change through SPI runs a statement: plan revalidation and the
+ * executor's start-up and shut-down of a ModifyTable over an index scan,
+ * for every row.  On small transactions that was most of the apply
+ * worker's time.  The direct path finds the row through the key index
+ * (locking it, as UPDATE does), checks the fast path's guard on the found
+ * row's xmin, and writes it with PostgreSQL's row-level replication helpers
+ * (heap, indexes, constraints, generated columns, AFTER ROW triggers) — as
+ * the table owner, like every applied change.
+ *
+ * It is taken only where it behaves exactly as the statement would: the
+ * table has no rules, forced row security, BEFORE ROW or statement-level
+ * triggers for the operation, or transition tables; for UPDATE and DELETE
+ * the key is a btree index over exactly the key columns and there are no
+ * delta columns; an INSERT fills every column from the change (no defaults
+ * to evaluate); a guarded INSERT (ON CONFLICT DO NOTHING, tombstones)
+ * stays a statement.  Elsewhere, and when the owner lacks the privileges
+ * (so the statement's error is raised), SPI applies the change.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+
+#include "utils/rel.h"
+}
+
+#include "worker/apply/relation_map.hpp"
+#include "worker/apply/tuple_values.hpp"
+
+namespace concord::apply {
+
+/* Decides target->direct_insert / direct_update / direct_delete (called while building the target). */
+void DecideDirectPath(RemoteRelation *rel, Relation local);
+
+/* Whether an INSERT, UPDATE or DELETE (CMD_*) of the target may take the direct path now. */
+bool UseDirectPath(const LocalTarget *t, CmdType operation);
+
+/*
+ * INSERT the row, unguarded: a key that is taken raises unique_violation,
+ * as the plain INSERT statement does.  Returns 1.
+ */
+uint64 DirectInsert(RemoteRelation *rel, const TupleValues *row);
+
+/*
+ * UPDATE the row with key `key_values` to `row` (columns UpdateWrites()
+ * leaves out keep their value).  guarded: only if the row was last written
+ * by this peer.  Returns the number of rows updated (0 or 1).
+ */
+uint64 DirectUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_values, bool guarded);
+
+/* DELETE the row with key `key_values`; guarded as for DirectUpdate. */
+uint64 DirectDelete(RemoteRelation *rel, const Datum *key_values, bool guarded);
+
+} // namespace concord::apply
