@@ -38,8 +38,8 @@ RemoteRelation *StartChange(protocol::Reader &r, const char *action, LocalTarget
 	CheckReader(r, action);
 	RemoteRelation *rel = LookupRelation(relid);
 	state->current_action = action;
+	state->current_relation = rel->display_name; /* named even if resolving the local table fails */
 	*target = ResolveTarget(rel);
-	state->current_relation = (*target)->display_name;
 	return rel;
 }
 

@@ -157,7 +157,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->reltype = local->rd_rel->reltype;
 	t->desc = CreateTupleDescCopy(desc);
 	t->qualified_name = pg::ToPalloc([&] { return sql::QualifiedName(rel->nspname, rel->relname); });
-	t->display_name = psprintf("%s.%s", rel->nspname, rel->relname);
+	t->display_name = pstrdup(rel->display_name);
 	t->ncols = rel->natts;
 	t->local_attnum = static_cast<AttrNumber *>(palloc0(sizeof(AttrNumber) * Max(rel->natts, 1)));
 	t->types = static_cast<Oid *>(palloc0(sizeof(Oid) * Max(rel->natts, 1)));
@@ -254,6 +254,7 @@ void StoreRelation(const protocol::RelationHeader &header, protocol::Reader &r) 
 			MemoryContextDelete(rel->target.context);
 		pfree(rel->nspname);
 		pfree(rel->relname);
+		pfree(rel->display_name);
 		for (int i = 0; i < rel->natts; i++)
 			pfree(rel->cols[i].name);
 		pfree(rel->cols);
@@ -261,6 +262,7 @@ void StoreRelation(const protocol::RelationHeader &header, protocol::Reader &r) 
 	MemoryContext old = MemoryContextSwitchTo(state->cache_context);
 	rel->nspname = CopyView(header.nspname);
 	rel->relname = CopyView(header.relname);
+	rel->display_name = psprintf("%s.%s", rel->nspname, rel->relname);
 	rel->natts = header.natts;
 	rel->cols = static_cast<RemoteColumn *>(palloc0(sizeof(RemoteColumn) * Max(header.natts, 1)));
 	for (int i = 0; i < header.natts; i++) {

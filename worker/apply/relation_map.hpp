@@ -109,6 +109,7 @@ struct RemoteRelation {
 	uint32 remote_relid;   /* hash key */
 	char *nspname;
 	char *relname;
+	char *display_name;    /* nspname.relname, for messages (also before a local target exists) */
 	int natts;
 	RemoteColumn *cols;
 	LocalTarget target;
