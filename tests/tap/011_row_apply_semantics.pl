@@ -15,7 +15,10 @@
 #   chk    a CHECK and a NOT NULL that node_a lacks: violating changes fail
 #          visibly and are retried, never half-applied;
 #   owned  owned by a role without UPDATE on its own table: permission
-#          denied, as the statement would be, until granted.
+#          denied, as the statement would be, until granted;
+#   mixed  a table with tombstones, whose inserts stay statements: a row a
+#          statement inserted is seen by the direct UPDATE and DELETE that
+#          follow in the same transaction (no conflict, nothing lost).
 use strict;
 use warnings;
 
@@ -37,7 +40,8 @@ create_table_everywhere(\@nodes, q{
 	CREATE TABLE public.dflt (id int PRIMARY KEY, v int);
 	CREATE TABLE public.chk (id int PRIMARY KEY, v int);
 	CREATE TABLE public.owned (id int PRIMARY KEY, v int);
-}, map { "public.$_" } qw(gen audit upper dflt chk owned));
+	CREATE TABLE public.mixed (id int PRIMARY KEY, v int);
+}, map { "public.$_" } qw(gen audit upper dflt chk owned mixed));
 
 $nb->safe_psql($db, q{
 	CREATE TABLE public.audit_log (n serial PRIMARY KEY, op text, old_row text, new_row text, run_as text);
@@ -159,9 +163,28 @@ $nb->safe_psql($db, 'GRANT UPDATE ON public.owned TO table_owner');
 ok(wait_for_peers_on($na), 'owned: after GRANT UPDATE the change arrives');
 is($nb->safe_psql($db, 'SELECT v FROM owned WHERE id = 1'), '2', 'owned: the row is updated');
 
+# --- statement and direct row changes in one transaction --------------------------
+$na->safe_psql($db, 'INSERT INTO mixed VALUES (1, 1); DELETE FROM mixed WHERE id = 1');
+ok(wait_for_peers_on($na), 'mixed: a delete arrives (node_b now has a tombstone for the table)');
+$na->safe_psql($db, q{
+	BEGIN;
+	INSERT INTO mixed VALUES (2, 2);
+	UPDATE mixed SET v = 3 WHERE id = 2;
+	INSERT INTO mixed VALUES (3, 3);
+	DELETE FROM mixed WHERE id = 3;
+	INSERT INTO mixed VALUES (4, 4), (5, 5);
+	UPDATE mixed SET v = v * 10 WHERE id IN (4, 5);
+	COMMIT;
+});
+ok(wait_for_peers_on($na), 'mixed: the transaction arrives');
+is($nb->safe_psql($db, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM mixed"), '2:3,4:40,5:50',
+	'mixed: rows inserted earlier in the transaction were updated and deleted');
+is($nb->safe_psql($db, "SELECT count(*) FROM concord.conflicts WHERE relation = 'public.mixed'::regclass"), '0',
+	'mixed: and no conflict was seen where there was none');
+
 # Every table with the same definition everywhere is identical; the streams are healthy.
 ok(wait_converged(\@nodes), 'the mesh converges');
-assert_same_everywhere(\@nodes, $_, "$_ identical on both nodes") for qw(gen audit chk owned);
+assert_same_everywhere(\@nodes, $_, "$_ identical on both nodes") for qw(gen audit chk owned mixed);
 assert_links_streaming(\@nodes);
 
 done_testing();

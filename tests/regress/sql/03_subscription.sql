@@ -114,6 +114,14 @@ SELECT count(*) FROM concord.peers;
 -- ---------------------------------------------------------------------------
 SELECT concord.subscribe('other', :'other_dsn') IS NOT NULL AS subscribed;
 SELECT concord.subscribe('other', :'other_dsn');       -- once per peer
+-- The manager starts the worker soon after; wait (bounded) until it has.
+DO $$
+BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN (SELECT status IN ('connecting', 'streaming') FROM concord.peers WHERE peer_name = 'other');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
 SELECT peer_name, link_name, sub_id IS NOT NULL AS has_id,
        peer_dsn LIKE '%password=''********''%' AS password_hidden,
        peer_dsn NOT LIKE '%hunter2%' AS no_password,
