@@ -1,11 +1,11 @@
 /*
- * insert_batch.hpp — consecutive INSERTs of one relation applied as one
- * statement.
+ * insert_batch.hpp — consecutive INSERTs of one relation applied together.
  *
  * Inside a remote transaction, runs of inserts into the same table are
- * gathered (up to kMaxBatchRows) and applied with a single prepared
- * INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO NOTHING, which
- * pays the executor's start-up once per batch instead of once per row.
+ * gathered (up to kMaxBatchRows) and applied with one COPY, or one prepared
+ * INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO NOTHING (see
+ * insert_batch.cpp), which pays the executor's start-up once per batch
+ * instead of once per row.
  * Rows the statement did not insert (key taken or tombstoned) then go
  * through the conflict slow path one by one, in their original order; rows
  * it did insert meet themselves there and are skipped.  Any other message
@@ -22,7 +22,15 @@ extern "C" {
 
 namespace concord::apply {
 
-inline constexpr int kMaxBatchRows = 1000;
+/*
+ * Rows per batch.  Not more: COPY's multi-insert creates a slot per
+ * buffered row, each pinning the same tuple descriptor in the resource
+ * owner, whose hash then puts every pin in one collision chain — the cost per
+ * row grows with the batch (1000-row batches spent over a third of a bulk
+ * apply there; 100-row batches applied a 1,000,000-row transaction with 40%
+ * less CPU, and 50 gained nothing more).
+ */
+inline constexpr int kMaxBatchRows = 100;
 /* A batch of large rows is applied early, so memory stays flat in row size too. */
 inline constexpr size_t kMaxBatchBytes = 8 * 1024 * 1024;
 
