@@ -178,19 +178,7 @@ note(sprintf('converged %.1fs after the writers stopped', time - $t_conv));
 my %want;
 
 # Each node holds every id of each origin exactly once, as many as %want says.
-sub every_id_once
-{
-	my ($label) = @_;
-	for my $n (@nodes)
-	{
-		is( $n->safe_psql($db,
-				"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
-				  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM public.t GROUP BY origin) s"),
-			join(',', map { "$_=$want{$_}/$want{$_}" } sort keys %want),
-			$n->name . ": ${label}every id exactly once, per origin");
-	}
-	return;
-}
+sub every_id_once { assert_every_id_once(\@nodes, 'public.t', \%want, $_[0]); return; }
 for my $n ($na, $nb)
 {
 	$want{ $n->name } = $n->safe_psql($db, "SELECT count(*) FROM public.t WHERE origin = '" . $n->name . "'");

@@ -79,7 +79,7 @@ void Begin(const LocalTarget *t, Bitmapset *updated_cols, RowEdit *e) {
 	ExecOpenIndices(e->info, false);
 	EvalPlanQualInit(&e->epq, e->estate, nullptr, NIL, -1);
 	AfterTriggerBeginQuery();
-	e->found = table_slot_create(e->rel, &e->estate->es_tupleTable);
+	e->found = nullptr;
 }
 
 /* Fires the queued AFTER ROW triggers and releases what Begin took; the change is then visible. */
@@ -110,6 +110,7 @@ bool FindRow(const LocalTarget *t, const Datum *key_values, RowEdit *e) {
 		search->tts_isnull[attnum - 1] = false;
 	}
 	ExecStoreVirtualTuple(search);
+	e->found = table_slot_create(e->rel, &e->estate->es_tupleTable);
 	return RelationFindReplTupleByIndex(e->rel, t->key_index, LockTupleExclusive, search, e->found);
 }
 

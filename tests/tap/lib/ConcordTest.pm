@@ -26,7 +26,7 @@ our @EXPORT = qw(
   sql_all create_table_everywhere
   subscribe full_mesh chain wait_streaming
   wait_converged wait_for_peers_on poll_until wait_for_condition
-  table_digest assert_same_everywhere rows_of
+  table_digest assert_same_everywhere assert_every_id_once rows_of
   peers peer_of assert_links_streaming worker_pid proc_status
   crash_node diag_peers start_stream
 );
@@ -257,6 +257,23 @@ sub assert_same_everywhere
 	my $ok = ok(keys %distinct == 1, $name);
 	diag(explain \%digest) unless $ok;
 	return $ok;
+}
+
+# assert_every_id_once(\@NODES, TABLE, \%WANT, LABEL) — one test per node: TABLE
+# (with columns origin and id) holds, per origin, exactly WANT{origin} rows
+# with as many distinct ids — every write once, none lost, none twice.
+sub assert_every_id_once
+{
+	my ($nodes, $table, $want, $label) = @_;
+	for my $n (@$nodes)
+	{
+		is( $n->safe_psql($DB,
+				"SELECT string_agg(origin || '=' || c || '/' || d, ',' ORDER BY origin) FROM "
+				  . "(SELECT origin, count(*) c, count(DISTINCT id) d FROM $table GROUP BY origin) s"),
+			join(',', map { "$_=$want->{$_}/$want->{$_}" } sort keys %$want),
+			$n->name . ": ${label}every id exactly once, per origin");
+	}
+	return;
 }
 
 # rows_of(NODE, SQL) — the query's rows as text (stable output settings).
