@@ -1,6 +1,6 @@
 /*
- * direct_apply.cpp — one row's UPDATE or DELETE through the executor's
- * row-level helpers; see direct_apply.hpp for why and when.
+ * direct_apply.cpp — one row's INSERT, UPDATE or DELETE through the
+ * executor's row-level helpers; see direct_apply.hpp for why and when.
  */
 #include "worker/apply/direct_apply.hpp"
 
@@ -19,7 +19,6 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
-#include "extension/catalog/key_columns.hpp"
 #include "extension/tombstone/guard.hpp"
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/execute.hpp"
@@ -95,15 +94,19 @@ void End(RowEdit *e) {
 	CommandCounterIncrement();
 }
 
+/* A virtual slot of the table's row type, every column NULL, to fill and then store. */
+TupleTableSlot *NullRow(RowEdit *e) {
+	TupleDesc desc = RelationGetDescr(e->rel);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(e->estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	memset(slot->tts_values, 0, sizeof(Datum) * desc->natts);
+	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+	return slot;
+}
+
 /* Finds and locks the row with the key; false if there is none. */
 bool FindRow(const LocalTarget *t, const Datum *key_values, RowEdit *e) {
-	TupleDesc desc = RelationGetDescr(e->rel);
-	TupleTableSlot *search = ExecInitExtraTupleSlot(e->estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(search);
-	for (int i = 0; i < desc->natts; i++) {
-		search->tts_values[i] = (Datum)0;
-		search->tts_isnull[i] = true;
-	}
+	TupleTableSlot *search = NullRow(e);
 	for (int k = 0; k < t->nkeys; k++) {
 		AttrNumber attnum = t->local_attnum[t->key_cols[k]];
 		search->tts_values[attnum - 1] = key_values[k];
@@ -141,16 +144,12 @@ Bitmapset *UpdatedColumns(const RemoteRelation *rel, const TupleValues *row) {
  */
 TupleTableSlot *RowToWrite(const RemoteRelation *rel, const TupleValues *row, RowEdit *e, bool over_found) {
 	const LocalTarget *t = &rel->target;
-	TupleDesc desc = RelationGetDescr(e->rel);
-	TupleTableSlot *slot = ExecInitExtraTupleSlot(e->estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
+	TupleTableSlot *slot = NullRow(e);
 	if (over_found) {
+		int natts = RelationGetDescr(e->rel)->natts;
 		slot_getallattrs(e->found);
-		memcpy(slot->tts_values, e->found->tts_values, sizeof(Datum) * desc->natts);
-		memcpy(slot->tts_isnull, e->found->tts_isnull, sizeof(bool) * desc->natts);
-	} else {
-		memset(slot->tts_values, 0, sizeof(Datum) * desc->natts);
-		memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+		memcpy(slot->tts_values, e->found->tts_values, sizeof(Datum) * natts);
+		memcpy(slot->tts_isnull, e->found->tts_isnull, sizeof(bool) * natts);
 	}
 	for (int c = 0; c < t->ncols; c++) {
 		if (over_found && !UpdateWrites(rel, row->unchanged, c))
@@ -192,7 +191,6 @@ bool HasStatementBehaviour(const TriggerDesc *trig, CmdType operation) {
 
 void DecideDirectPath(RemoteRelation *rel, Relation local) {
 	LocalTarget *t = &rel->target;
-	t->key_index = catalog::KeyIndex(local);
 	bool forced_row_security = local->rd_rel->relrowsecurity && local->rd_rel->relforcerowsecurity;
 	bool plain = local->rd_rules == nullptr && !forced_row_security;
 	t->direct_insert =

@@ -1,5 +1,5 @@
 /*
- * direct_apply.hpp — UPDATE and DELETE of one row without a statement.
+ * direct_apply.hpp — INSERT, UPDATE and DELETE of one row without a statement.
  *
  * Applying a change through SPI runs a statement: plan revalidation and the
  * executor's start-up and shut-down of a ModifyTable over an index scan,
@@ -32,7 +32,10 @@ extern "C" {
 
 namespace concord::apply {
 
-/* Decides target->direct_insert / direct_update / direct_delete (called while building the target). */
+/*
+ * Decides target->direct_insert / direct_update / direct_delete (called while
+ * building the target, once key_index and the conflict configuration are set).
+ */
 void DecideDirectPath(RemoteRelation *rel, Relation local);
 
 /* Whether an INSERT, UPDATE or DELETE (CMD_*) of the target may take the direct path now. */

@@ -48,8 +48,9 @@ uint64 ExecInsert(RemoteRelation *rel, const TupleValues *row, bool guarded);
 /*
  * UPDATE the row with key `key_values` to `row` (columns marked unchanged
  * keep their value), directly (direct_apply.hpp) where that behaves the
- * same, else through the prepared statement.  guarded: only if the row was last written by this
- * peer.  old_row: the remote old row, for delta columns (nullptr: overwrite).
+ * same, else through the prepared statement.  guarded: only if the row was
+ * last written by this peer.  old_row: the remote old row, for delta
+ * columns (nullptr: overwrite).
  * delta_only: touch only the delta columns.  Returns rows updated.
  */
 uint64 ExecUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *key_values, const TupleValues *old_row,

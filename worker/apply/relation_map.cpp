@@ -86,12 +86,11 @@ void LoadConflictConfig(RemoteRelation *rel, LocalTarget *t) {
 void LoadUniqueIndexes(RemoteRelation *rel, LocalTarget *t, Relation local) {
 	t->nuniques = 0;
 	List *indexes = RelationGetIndexList(local);
-	Oid identity = catalog::KeyIndex(local);
 	t->uniques = static_cast<UniqueIndex *>(palloc0(sizeof(UniqueIndex) * Max(list_length(indexes), 1)));
 	ListCell *lc;
 	foreach (lc, indexes) {
 		Oid index_oid = lfirst_oid(lc);
-		if (index_oid == identity)
+		if (index_oid == t->key_index)
 			continue;
 		Relation index = index_open(index_oid, AccessShareLock);
 		Form_pg_index form = index->rd_index;
@@ -157,7 +156,7 @@ void BuildTarget(RemoteRelation *rel) {
 	t->reltype = local->rd_rel->reltype;
 	t->desc = CreateTupleDescCopy(desc);
 	t->qualified_name = pg::ToPalloc([&] { return sql::QualifiedName(rel->nspname, rel->relname); });
-	t->display_name = pstrdup(rel->display_name);
+	t->display_name = rel->display_name; /* freed with rel, which also resets the target */
 	t->ncols = rel->natts;
 	t->local_attnum = static_cast<AttrNumber *>(palloc0(sizeof(AttrNumber) * Max(rel->natts, 1)));
 	t->types = static_cast<Oid *>(palloc0(sizeof(Oid) * Max(rel->natts, 1)));
@@ -219,6 +218,7 @@ void BuildTarget(RemoteRelation *rel) {
 	if (t->nkeys == 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 		                errmsg("peer \"%s\" sent table \"%s\" without key columns", state->peer_name, t->display_name)));
+	t->key_index = catalog::KeyIndex(local);
 	LoadConflictConfig(rel, t);
 	LoadUniqueIndexes(rel, t, local);
 	/* Batches need an array type per column and no other unique index to check row by row. */

@@ -58,7 +58,7 @@ struct LocalTarget {
 	Oid reltype;
 	TupleDesc desc;        /* copy of the local descriptor (composite rows for resolvers, jsonb) */
 	char *qualified_name;  /* quoted, schema-qualified */
-	char *display_name;    /* schema.table for messages */
+	char *display_name;    /* schema.table for messages (the RemoteRelation's string) */
 	int ncols;             /* == remote natts */
 	AttrNumber *local_attnum; /* per remote column (1-based) */
 	Oid *types;            /* local column types */
@@ -80,8 +80,8 @@ struct LocalTarget {
 	UniqueIndex *uniques;
 
 	/*
-	 * The direct row path (direct_apply.hpp): the key index, and whether
-	 * INSERT, UPDATE and DELETE may bypass SPI on this table.
+	 * The key index (catalog::KeyIndex), and whether INSERT, UPDATE and
+	 * DELETE may bypass SPI on this table (direct_apply.hpp).
 	 */
 	Oid key_index;
 	bool direct_insert;
