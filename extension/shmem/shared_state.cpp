@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "extension/settings.hpp"
+#include "extension/shmem/writer_window.hpp"
 
 namespace concord::shmem {
 
@@ -31,6 +32,7 @@ void RequestSharedMemory() {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(SharedStateSize());
+	RequestAddinShmemSpace(WriterWindowsSize());
 }
 
 void StartupSharedMemory() {
@@ -49,6 +51,7 @@ void StartupSharedMemory() {
 			pg_atomic_init_u64(&state->tombstone_epoch[i], 1);
 		state->max_peers = settings::max_peers;
 	}
+	StartupWriterWindows();
 	LWLockRelease(AddinShmemInitLock);
 	/* Every process names the tranche so wait events read "concord". */
 	LWLockRegisterTranche(state->lock.tranche, "concord");

@@ -34,6 +34,7 @@ extern "C" {
 }
 
 #include "extension/bridge/pg_guard.hpp"
+#include "extension/shmem/writer_window.hpp"
 #include "extension/tombstone/guard.hpp"
 
 extern "C" {
@@ -119,6 +120,9 @@ bool Probe(const char *table, const char *index, Oid relid, bytea *key, Transact
 } // namespace
 
 Writer LastWriter(TransactionId xid, RepOriginId origin, RepOriginId copy_origin) {
+	/* The apply worker's own recent commits, without a commit-timestamp look-up (writer_window.hpp). */
+	if (shmem::KnownWrittenThrough(xid, origin))
+		return Writer::kPeer;
 	TimestampTz ts;
 	RepOriginId writer;
 	if (!TransactionIdIsNormal(xid) || !TransactionIdGetCommitTsData(xid, &ts, &writer))

@@ -45,6 +45,7 @@ extern "C" {
 #include "extension/catalog/catalog.hpp"
 #include "extension/settings.hpp"
 #include "extension/shmem/shared_state.hpp"
+#include "extension/shmem/writer_window.hpp"
 #include "worker/apply/apply_change.hpp"
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/apply_xact.hpp"
@@ -362,6 +363,7 @@ void Run() {
 	replorigin_session_origin = state->origin;
 	XLogRecPtr start = replorigin_session_get_progress(false);
 	CommitTransactionCommand();
+	shmem::AttachWriterWindow(static_cast<int>(my_slot - shmem::state->peers), MyDatabaseId, state->origin);
 
 	char appname[NAMEDATALEN];
 	snprintf(appname, sizeof(appname), "concord_%s", state->node_name);

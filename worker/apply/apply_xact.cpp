@@ -15,6 +15,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include "extension/shmem/writer_window.hpp"
 #include "worker/apply/apply_change.hpp"
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/insert_batch.hpp"
@@ -76,6 +77,7 @@ void HandleBegin(protocol::Reader &r, shmem::PeerSlot *slot) {
 	state->optimistic_insert_done = false;
 	LWLockRelease(&shmem::state->lock);
 
+	shmem::AdvanceWriterWindow();
 	StartTransactionCommand();
 	/*
 	 * One snapshot for the whole transaction, for input functions and the
@@ -130,7 +132,9 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 	PopActiveSnapshot();
 	replorigin_session_origin_lsn = m.end_lsn;
 	replorigin_session_origin_timestamp = m.commit_time;
+	shmem::RememberCommittingXids();
 	CommitTransactionCommand();
+	shmem::RecordRememberedXids();
 	state->in_remote_xact = false;
 	*local_end = XactLastCommitEnd;
 	*remote_end = m.end_lsn;
