@@ -82,9 +82,9 @@ def system_settings(system):
 SIZES = {
     # name: (full run, smoke run)
     "scale": (10, 1),
-    "tpcb_tx": (16000, 400),
-    "insert_tx": (40000, 1000),
-    "update_tx": (30000, 1000),
+    "tpcb_tx": (40000, 400),
+    "insert_tx": (80000, 1000),
+    "update_tx": (60000, 1000),
     "bulk_rows": (1000000, 20000),
     "kv_rows": (100000, 5000),
     "mesh_rows": (10000, 500),
@@ -96,7 +96,7 @@ SIZES = {
     "lag_seconds": (10, 2),
     "lag_rates": ("25,50,75", "50"),
     "lag_reps": (2, 1),
-    "heartbeat_ms": (20, 20),
+    "heartbeat_ms": (10, 20),
     "mesh_seconds": (8, 2),
     "mesh_sizes": ("2,3", "2,3"),
     "mesh_clients": (2, 1),

@@ -7,6 +7,8 @@ extern "C" {
 #include "executor/spi.h"
 #include "replication/origin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
 
@@ -22,11 +24,31 @@ extern "C" {
 
 namespace concord::apply {
 
+namespace {
+
+/*
+ * The copy origin, looked up once and again only after pg_replication_origin
+ * changed: the guard asks for it on every row, and "there is none" (no
+ * initial copy into this node yet) is the common answer to remember too.
+ */
+bool copy_origin_known = false;
+RepOriginId copy_origin = InvalidRepOriginId;
+
+void ForgetCopyOrigin(Datum, int, uint32) { copy_origin_known = false; }
+
+} // namespace
+
 RepOriginId CopyOrigin() {
-	static RepOriginId origin = InvalidRepOriginId;
-	if (origin == InvalidRepOriginId)
-		origin = replorigin_by_name(sync::CopyOriginName(state->node_name), true);
-	return origin;
+	if (!copy_origin_known) {
+		static bool registered = false;
+		if (!registered) {
+			CacheRegisterSyscacheCallback(REPLORIGNAME, ForgetCopyOrigin, (Datum)0);
+			registered = true;
+		}
+		copy_origin = replorigin_by_name(sync::CopyOriginName(state->node_name), true);
+		copy_origin_known = true;
+	}
+	return copy_origin;
 }
 
 namespace {
