@@ -14,9 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <random>
 #include <set>
+#include <string>
 
 namespace concord::apply {
 namespace {
@@ -26,6 +28,14 @@ constexpr uint64_t kEpoch = uint64_t{1} << 32;
 
 uint32_t Low32(uint64_t full) { return static_cast<uint32_t>(full); }
 
+/* Which of `xids` the window knows, as "1"/"0" per xid, so one line states a whole neighbourhood. */
+std::string Known(const XidWindow &window, std::initializer_list<uint32_t> xids) {
+	std::string known;
+	for (uint32_t xid : xids)
+		known += window.Contains(xid) ? '1' : '0';
+	return known;
+}
+
 class XidWindowTest : public ::testing::Test {
 protected:
 	std::unique_ptr<XidWindowState> state_ = std::make_unique<XidWindowState>();
@@ -34,27 +44,20 @@ protected:
 
 TEST_F(XidWindowTest, EmptyWindowKnowsNothing) {
 	window_.Reset(1000);
-	for (uint32_t xid : {0u, 1u, 2u, 3u, 999u, 1000u, 1001u})
-		EXPECT_FALSE(window_.Contains(xid)) << xid;
+	EXPECT_EQ(Known(window_, {0, 1, 2, 3, 999, 1000, 1001}), "0000000");
 }
 
 TEST_F(XidWindowTest, RecordedXidIsKnownItsNeighboursAreNot) {
 	window_.Reset(1000);
 	window_.Record(1005);
-	EXPECT_TRUE(window_.Contains(1005));
-	EXPECT_FALSE(window_.Contains(1004));
-	EXPECT_FALSE(window_.Contains(1006));
-	EXPECT_FALSE(window_.Contains(1000));
+	EXPECT_EQ(Known(window_, {1000, 1004, 1005, 1006}), "0010");
 }
 
 TEST_F(XidWindowTest, SpecialXidsAreNeverKnown) {
 	window_.Reset(0);
 	for (uint64_t x = 0; x < 10; x++)
 		window_.Record(x);
-	EXPECT_FALSE(window_.Contains(0));
-	EXPECT_FALSE(window_.Contains(1));
-	EXPECT_FALSE(window_.Contains(2));
-	EXPECT_TRUE(window_.Contains(3));
+	EXPECT_EQ(Known(window_, {0, 1, 2, 3}), "0001");
 }
 
 TEST_F(XidWindowTest, XidsBeforeTheResetAreNotKnown) {
@@ -96,9 +99,7 @@ TEST_F(XidWindowTest, XidsArePlacedAcrossAnEpochBoundary) {
 	window_.Reset(kEpoch - 20);
 	window_.Record(kEpoch - 2);     /* xid 0xFFFFFFFE of epoch 0 */
 	window_.Record(kEpoch + 3);     /* xid 3 of epoch 1 */
-	EXPECT_TRUE(window_.Contains(0xFFFFFFFEu));
-	EXPECT_TRUE(window_.Contains(3));
-	EXPECT_FALSE(window_.Contains(0xFFFFFFFDu));
+	EXPECT_EQ(Known(window_, {0xFFFFFFFDu, 0xFFFFFFFEu, 3}), "011");
 	EXPECT_FALSE(window_.Contains(4)) << "newer than anything recorded";
 }
 
