@@ -42,11 +42,11 @@ Size WriterWindowsSize() { return mul_size(sizeof(WriterWindow), settings::max_p
 void StartupWriterWindows() {
 	bool found = false;
 	windows = static_cast<WriterWindow *>(ShmemInitStruct("concord writer windows", WriterWindowsSize(), &found));
+	/* Owned by no one: the first worker to attach resets its window (AttachWriterWindow). */
 	if (!found) {
 		for (int i = 0; i < settings::max_peers; i++) {
 			windows[i].dboid = InvalidOid;
 			windows[i].origin = InvalidRepOriginId;
-			apply::XidWindow(&windows[i].xids).Reset(FirstNormalTransactionId);
 		}
 	}
 }
