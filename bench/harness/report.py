@@ -63,16 +63,18 @@ class Summary:
         self.res = ctx.results
         self.systems = [s for s in ctx.args.systems]
 
+    def records(self, kind, **where):
+        return [r for r in self.res.get(kind, []) if all(r.get(k) == v for k, v in where.items())]
+
     def values(self, kind, field, **where):
-        return [r.get(field) for r in self.res.get(kind, []) if all(r.get(k) == v for k, v in where.items())]
+        return [r.get(field) for r in self.records(kind, **where)]
 
     def paired_ratios(self, kind, field, where):
         """concord / native of each repetition that measured both: the two runs of a repetition are
         adjacent, so a drift of the machine's speed between repetitions cancels out of the ratio."""
         by_rep = {}
-        for r in self.res.get(kind, []):
-            if r.get("system") in ("concord", "native") and r.get(field) is not None \
-                    and all(r.get(k) == v for k, v in where.items()):
+        for r in self.records(kind, **where):
+            if r.get("system") in ("concord", "native") and r.get(field) is not None:
                 by_rep.setdefault(r.get("rep"), {})[r["system"]] = r[field]
         return [p["concord"] / p["native"] for p in by_rep.values()
                 if "concord" in p and "native" in p and p["native"]]
