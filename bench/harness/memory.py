@@ -1,7 +1,8 @@
-"""memory.py — peak memory of the apply worker and the walsender of a link.
+"""memory.py — peak memory and CPU time of the apply worker and the walsender of a link.
 
 A thread finds the two processes (they start when the link is resumed) and
-reads /proc/<pid>/status every `interval` seconds until stopped:
+reads /proc/<pid>/status and /proc/<pid>/stat every `interval` seconds until
+stopped:
 
   VmHWM     the kernel's peak resident set size of the process since it
             started (the figure asked for).  It counts shared memory the
@@ -12,9 +13,14 @@ reads /proc/<pid>/status every `interval` seconds until stopped:
             and is the figure the "memory flat in transaction size" target is
             judged on.
 
+  CPU       user + system CPU seconds the process has used (utime + stime
+            of /proc/<pid>/stat), last sample: the CPU a catch-up cost each
+            side, which tells a slower apply from one that waits for data.
+
 Both processes are fresh for each catch-up run (pause ends them), so VmHWM
-is the peak of that run.
+and CPU are those of that run.
 """
+import os
 import threading
 
 FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssShmem")
@@ -34,6 +40,20 @@ def read_status(pid):
     return out
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def read_cpu_s(pid):
+    """utime + stime of the process in seconds, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # the command name (field 2) may hold spaces; fields after ")" are fixed
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Sampler(threading.Thread):
     def __init__(self, link, interval=0.1):
         super().__init__(daemon=True)
@@ -42,6 +62,7 @@ class Sampler(threading.Thread):
         self.stop_event = threading.Event()
         self.peak = {"apply": {}, "walsender": {}}
         self.pids = {"apply": None, "walsender": None}
+        self.cpu_s = {"apply": None, "walsender": None}
         self.error = None
 
     def _pid(self, role, conn_sub, conn_prov):
@@ -75,8 +96,10 @@ class Sampler(threading.Thread):
                 if self.pids[role] is None:
                     continue
             st = read_status(self.pids[role])
-            if st is None:
+            cpu = read_cpu_s(self.pids[role])
+            if st is None or cpu is None:
                 continue
+            self.cpu_s[role] = cpu
             peak = self.peak[role]
             for k, v in st.items():
                 peak[k] = max(peak.get(k, 0), v)
@@ -84,7 +107,9 @@ class Sampler(threading.Thread):
     def stop(self):
         self.stop_event.set()
         self.join(timeout=10)
-        return {
+        out = {
             f"{role}_{k.lower()}_kb": self.peak[role].get(k) for role in ("apply", "walsender")
             for k in ("VmHWM", "RssAnon")
         }
+        out.update({f"{role}_cpu_s": self.cpu_s[role] for role in ("apply", "walsender")})
+        return out

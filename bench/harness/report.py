@@ -102,6 +102,26 @@ class Summary:
             rows.append(row)
         return table(["workload", "unit"] + [LABELS[s] for s in self.systems], rows)
 
+    def cpu(self):
+        """CPU microseconds per transaction (per row for the big transactions) of the apply worker and
+        of the walsender, over the whole catch-up: whether a system is slower because it computes more
+        or because it waits."""
+        rows = []
+        for w, label, _, field in CATCHUP_ROWS:
+            per = "rows" if field == "rows_per_s" else "transactions"
+            for role in ("apply", "walsender"):
+                native = med(self.per_unit("native", w, role, per))
+                row = [label, role]
+                for s in self.systems:
+                    row.append(fmt_cell(self.per_unit(s, w, role, per), 1,
+                                        ratio_to=native if s != "native" else None))
+                rows.append(row)
+        return table(["workload", "process"] + [LABELS[s] for s in self.systems], rows)
+
+    def per_unit(self, system, workload, role, per):
+        return [r[f"{role}_cpu_s"] * 1e6 / r[per] if r.get(f"{role}_cpu_s") is not None and r.get(per) else None
+                for r in self.records("catchup", system=system, workload=workload)]
+
     def memory(self):
         rows = []
         mib = lambda vals: [v / 1024 if v is not None else None for v in vals]  # noqa: E731
@@ -273,6 +293,9 @@ class Summary:
                    and a.spi_reps < a.reps else "")
             parts.append("## Catch-up apply throughput\n\nmedian [min–max] over "
                          f"{a.reps} run(s){spi}; (ratio to native's median)\n\n" + self.catchup())
+            parts.append("## CPU per transaction during catch-up (µs; per row for the big transactions)\n\n"
+                         "user + system CPU of each process over the whole catch-up, median [min–max]; "
+                         "(ratio to native's median)\n\n" + self.cpu())
             parts.append("## Apply worker and walsender memory during the big transaction\n\n" + self.memory())
         if self.res.get("overhead"):
             parts.append(f"## Origin write overhead (pgbench TPC-B, {a.clients} clients, {a.overhead_seconds}s)\n\n"

@@ -25,7 +25,6 @@ pglogical pglogical.create_subscription(..., synchronize_data := false,
           (pglogical.use_spi = on, conflict_resolution = error) for the
           pglogical_spi series.
 """
-import time
 
 from .pg import BenchError, wait_until
 from .schema import PAIR_TABLES, mesh_tables
@@ -176,16 +175,6 @@ class Concord(System):
         link.subscriber.execute("SELECT concord.pause(%s)", (link.name,))
 
     def resume(self, link):
-        link.subscriber.execute("SELECT concord.resume(%s)", (link.name,))
-        # Known issue of concord 0.1 (docs/user-guide.md): a resume can leave
-        # the peer paused with no worker; a second resume() restarts it.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            st = link.subscriber.value("SELECT status FROM concord.peers WHERE peer_name = %s", (link.name,))
-            if st != "paused":
-                return
-            time.sleep(0.05)
-        print(f"    note: concord left {link} paused after resume(); calling resume() again")
         link.subscriber.execute("SELECT concord.resume(%s)", (link.name,))
 
     def apply_pid(self, link, conn=None):
