@@ -36,6 +36,17 @@ for arg in "$@"; do
 done
 
 started=$(date +%s)
+work=${BENCH_WORK_DIR:-/tmp/concord-bench}
+# One run per work directory at a time: a second one would reinstall concord
+# under the first and stop its instances below, taking them for leftovers.
+# (A pid file rather than a lock the servers would inherit: a run killed with
+# -9 must not keep the next one out.)
+other=$(cat "$work.pid" 2>/dev/null || true)
+if [ -n "$other" ] && [ "$other" != $$ ] && kill -0 "$other" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | grep -q 'run\.sh'; then
+    die "another bench/run.sh (pid $other) is running with $work"
+fi
+echo $$ >"$work.pid"
 # postgresql-15 brings pgbench; python3-psycopg2 drives the servers; matplotlib
 # draws the lag plot; pglogical is the third system measured.
 install_deps postgresql-15-pglogical postgresql-contrib python3 python3-psycopg2 python3-matplotlib
@@ -43,7 +54,6 @@ install_deps postgresql-15-pglogical postgresql-contrib python3 python3-psycopg2
 # developer who just ran make install).
 [ -n "${BENCH_NO_BUILD:-}" ] || build_install
 
-work=${BENCH_WORK_DIR:-/tmp/concord-bench}
 plan=$(harness plan "$@")
 
 # Instances left running by an interrupted earlier run (same directories) are

@@ -16,6 +16,8 @@ stopped:
   CPU       user + system CPU seconds the process has used (utime + stime
             of /proc/<pid>/stat), last sample: the CPU a catch-up cost each
             side, which tells a slower apply from one that waits for data.
+  switches  voluntary (the process waited) and involuntary (the scheduler
+            took the CPU away) context switches, last sample.
 
 Both processes are fresh for each catch-up run (pause ends them), so VmHWM
 and CPU are those of that run.
@@ -24,6 +26,8 @@ import os
 import threading
 
 FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssShmem")
+# Cumulative counters of /proc/<pid>/status: the last sample is the run's total.
+SWITCHES = ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
 
 
 def read_status(pid):
@@ -33,7 +37,7 @@ def read_status(pid):
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 key, _, rest = line.partition(":")
-                if key in FIELDS:
+                if key in FIELDS or key in SWITCHES:
                     out[key] = int(rest.split()[0])
     except (OSError, ValueError, IndexError):
         return None
@@ -63,6 +67,7 @@ class Sampler(threading.Thread):
         self.peak = {"apply": {}, "walsender": {}}
         self.pids = {"apply": None, "walsender": None}
         self.cpu_s = {"apply": None, "walsender": None}
+        self.switches = {"apply": {}, "walsender": {}}
         self.error = None
 
     def _pid(self, role, conn_sub, conn_prov):
@@ -102,7 +107,10 @@ class Sampler(threading.Thread):
             self.cpu_s[role] = cpu
             peak = self.peak[role]
             for k, v in st.items():
-                peak[k] = max(peak.get(k, 0), v)
+                if k in SWITCHES:
+                    self.switches[role][k] = v
+                else:
+                    peak[k] = max(peak.get(k, 0), v)
 
     def stop(self):
         self.stop_event.set()
@@ -112,4 +120,5 @@ class Sampler(threading.Thread):
             for k in ("VmHWM", "RssAnon")
         }
         out.update({f"{role}_cpu_s": self.cpu_s[role] for role in ("apply", "walsender")})
+        out.update({f"{role}_{k}": self.switches[role].get(k) for role in ("apply", "walsender") for k in SWITCHES})
         return out
