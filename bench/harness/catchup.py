@@ -30,7 +30,7 @@ apply memory can be compared across transaction sizes).
 import time
 
 from . import schema
-from .memory import Sampler
+from .sampler import Sampler
 from .pg import BenchError, pgbench
 from .probe import arrival, probe, sync, wait_arrival
 

@@ -1,4 +1,4 @@
-"""memory.py — peak memory and CPU time of the apply worker and the walsender of a link.
+"""sampler.py — peak memory, CPU time and context switches of the apply worker and the walsender of a link.
 
 A thread finds the two processes (they start when the link is resumed) and
 reads /proc/<pid>/status and /proc/<pid>/stat every `interval` seconds until
@@ -20,7 +20,7 @@ stopped:
             took the CPU away) context switches, last sample.
 
 Both processes are fresh for each catch-up run (pause ends them), so VmHWM
-and CPU are those of that run.
+and the counters are those of that run.
 """
 import os
 import threading
