@@ -25,7 +25,10 @@ LABELS = {
     "pglogical": "pglogical (heap apply)",
     "pglogical_spi": "pglogical (SPI apply)",
 }
-ALL_PHASES = ["catchup", "overhead", "lag", "mesh"]
+ALL_PHASES = ["catchup", "overhead", "lag", "mesh", "instructions"]
+# A full run leaves out the instruction counts (several minutes under
+# valgrind); --smoke runs every phase, so none of them can rot.
+DEFAULT_PHASES = ["catchup", "overhead", "lag", "mesh"]
 # Systems that take part in the mesh phase (pglogical's SPI apply is
 # measured in catch-up and lag only: its sending side is pglogical's).
 MESH_SYSTEMS = ["concord", "native", "pglogical"]
@@ -101,6 +104,7 @@ SIZES = {
     "mesh_sizes": ("2,3", "2,3"),
     "mesh_clients": (2, 1),
     "timeout": (600, 120),
+    "instructions_tx": (6000, 150),
 }
 
 
@@ -114,8 +118,9 @@ def parser():
                    help="tiny sizes and durations, one repetition (the CI stage); every phase still runs")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of %(default)s")
-    p.add_argument("--phases", default=",".join(ALL_PHASES),
-                   help="comma-separated subset of %(default)s")
+    p.add_argument("--phases", default=None,
+                   help=f"comma-separated subset of {','.join(ALL_PHASES)} (default: {','.join(DEFAULT_PHASES)}; "
+                        "--smoke: all)")
     p.add_argument("--port-base", type=int, default=5810,
                    help="first port; instances take consecutive ports, all within 5800-5899 (default %(default)s)")
     p.add_argument("--out", default=None, help="result directory (default bench/out/<timestamp>)")
@@ -141,6 +146,7 @@ def parser():
         "mesh_sizes": "mesh sizes to run",
         "mesh_clients": "pgbench clients at each mesh node",
         "timeout": "seconds to wait for a subscriber to catch up before the measurement fails",
+        "instructions_tx": "transactions of the larger backlog in the instructions phase (the smaller: a third)",
     }
     for name, (full, smoke) in SIZES.items():
         kind = type(full)
@@ -165,6 +171,8 @@ def parse(argv):
         if getattr(args, name) is None:
             setattr(args, name, values[which])
     args.systems = [s for s in args.systems.split(",") if s]
+    if args.phases is None:
+        args.phases = ",".join(ALL_PHASES if args.smoke else DEFAULT_PHASES)
     args.phases = [s for s in args.phases.split(",") if s]
     args.lag_rates = [float(x) for x in str(args.lag_rates).split(",") if x]
     args.mesh_sizes = [int(x) for x in str(args.mesh_sizes).split(",") if x]

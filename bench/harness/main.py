@@ -2,7 +2,8 @@
 
 Phases run in this order (each optional with --phases): set-up, catch-up,
 origin overhead, lag (its rates need the max TPS the overhead phase
-measured), mesh.  Within a phase the systems are interleaved, and the order
+measured), mesh, instructions (last: it restarts the subscriber of each
+pair under valgrind, and back).  Within a phase the systems are interleaved, and the order
 rotates with each repetition (A B C D, B C D A, ...), so slow drift of the
 machine (caches, WAL growth, table growth) spreads over every system.
 
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from . import catchup, config, mesh, report, setup, sustained
+from . import catchup, config, instructions, mesh, report, setup, sustained
 from . import systems as systems_mod
 from .pg import BenchError, load_nodes
 
@@ -295,7 +296,7 @@ def run(args):
                 ctx.excluded.add(system.name)
         ctx.meta.update(versions(nodes))
         phases = {"catchup": catchup.run, "overhead": sustained.run_overhead, "lag": sustained.run_lag,
-                  "mesh": mesh.run}
+                  "mesh": mesh.run, "instructions": instructions.run}
         for ph in config.ALL_PHASES:
             if ph in args.phases:
                 t = time.monotonic()

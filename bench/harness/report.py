@@ -122,6 +122,18 @@ class Summary:
         return [r[f"{role}_cpu_s"] * 1e6 / r[per] if r.get(f"{role}_cpu_s") is not None and r.get(per) else None
                 for r in self.records("catchup", system=system, workload=workload)]
 
+    def instructions(self):
+        """Instructions the apply process executes per transaction (one count per system and workload)."""
+        rows = []
+        for w, label in (("tpcb", "TPC-B"), ("insert", "single-row inserts"), ("update", "single-row updates")):
+            native = med(self.values("instructions", "ir_per_tx", system="native", workload=w))
+            row = [label]
+            for s in self.systems:
+                row.append(fmt_cell(self.values("instructions", "ir_per_tx", system=s, workload=w),
+                                    ratio_to=native if s != "native" else None))
+            rows.append(row)
+        return table(["workload"] + [LABELS[s] for s in self.systems], rows)
+
     def memory(self):
         rows = []
         mib = lambda vals: [v / 1024 if v is not None else None for v in vals]  # noqa: E731
@@ -308,6 +320,11 @@ class Summary:
         if self.res.get("mesh"):
             parts.append(f"## Meshes with writes at every node ({a.mesh_seconds}s, {a.mesh_clients} client(s) "
                          "per node)\n\n" + self.mesh())
+        if self.res.get("instructions"):
+            parts.append("## Instructions per transaction of the apply process (valgrind callgrind)\n\n"
+                         f"user-space instructions, from backlogs of {max(1, a.instructions_tx // 3):,} and "
+                         f"{a.instructions_tx:,} transactions (the difference, so start-up is left out); "
+                         "deterministic where CPU time is not; (ratio to native)\n\n" + self.instructions())
         return "\n\n".join(parts) + "\n"
 
 
@@ -328,7 +345,7 @@ def write_csv(path, records):
 
 def write_files(ctx, summary_text):
     out = ctx.out_dir
-    for kind in ("setup", "catchup", "overhead", "lag", "lag_samples", "mesh"):
+    for kind in ("setup", "catchup", "overhead", "lag", "lag_samples", "mesh", "instructions"):
         write_csv(os.path.join(out, f"{kind}.csv"), ctx.results.get(kind, []))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"meta": ctx.meta, "targets": getattr(ctx, "targets", []), "failures": ctx.failures,

@@ -5,11 +5,12 @@
 #   bash scripts/test/bench.sh
 #
 # Runs `bash bench/run.sh --smoke`: every phase (catch-up, origin overhead,
-# lag, 2- and 3-node meshes) for every system (concord, native logical
-# replication, pglogical with heap and with SPI apply), with tiny sizes and
-# one repetition.  No timing is asserted: the stage fails only if the run
-# fails — a harness error, a system that errors or times out, or a
-# subscriber whose data differs from its origin after catching up.
+# lag, 2- and 3-node meshes, instruction counts under valgrind) for every
+# system (concord, native logical replication, pglogical with heap and with
+# SPI apply), with tiny sizes and one repetition.  No timing is asserted:
+# the stage fails only if the run fails — a harness error, a system that
+# errors or times out, or a subscriber whose data differs from its origin
+# after catching up.
 #
 # Its instances live under $CONCORD_TEST_WORK/bench (ports 5860-5870, so a
 # benchmark someone runs by hand on the default ports is not disturbed) and
