@@ -36,15 +36,7 @@ def mesh_links(system, n):
 def setup(ctx, system, n):
     a = ctx.args
     links = mesh_links(system, n)
-    # Only this mesh's links may run: a walsender decodes all of its
-    # provider's WAL, so an idle link of native or pglogical (the pair link,
-    # the 2-node mesh's) would cost CPU that concord, whose one link per peer
-    # pair serves every phase, does not pay.
-    for link in list(system.links.values()):
-        if link in links:
-            link.unpark()
-        else:
-            link.park()
+    system.run_only(links)  # not the pair link, not the other mesh's
     for link in links:
         link.wait_streaming()
     for i in range(1, n + 1):

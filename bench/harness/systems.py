@@ -108,6 +108,16 @@ class System:
     def link_key_kind(self, kind):
         return kind
 
+    def run_only(self, links):
+        """Lets only these links run: a walsender decodes all of its provider's WAL, so an idle link of
+        native or pglogical (another phase's) would cost CPU that concord, whose one link per peer pair
+        serves every phase, does not pay."""
+        for link in list(self.links.values()):
+            if link in links:
+                link.unpark()
+            else:
+                link.park()
+
     def walsender_pid(self, link, conn=None):
         return link.provider.value("SELECT pid FROM pg_stat_replication WHERE application_name = %s",
                                    (self.walsender_app_name(link),), conn)

@@ -7,11 +7,13 @@
 # UPDATE and DELETE statements by the table owner.  node_b's tables differ
 # from node_a's where that matters:
 #   gen    stored generated column (recomputed from the applied values);
-#   audit  AFTER ROW INSERT / UPDATE OF / DELETE triggers (ENABLE ALWAYS) that
-#          log OLD and NEW and the user they run as;
+#   audit  AFTER ROW INSERT / UPDATE OF / DELETE triggers (ENABLE ALWAYS; the
+#          UPDATE one ENABLE REPLICA) that log OLD and NEW and the user they
+#          run as;
 #   upper  a BEFORE ROW trigger rewriting NEW (only a statement runs it);
 #   dflt   a column node_a does not have, filled from its default on insert
-#          and kept on update;
+#          and kept on update; an AFTER UPDATE trigger enabled for local
+#          writes only;
 #   chk    a CHECK and a NOT NULL that node_a lacks: violating changes fail
 #          visibly and are retried, never half-applied;
 #   owned  owned by a role without UPDATE on its own table: permission
@@ -57,7 +59,7 @@ $nb->safe_psql($db, q{
 	CREATE TRIGGER audit_upd_v AFTER UPDATE OF v ON public.audit FOR EACH ROW EXECUTE FUNCTION public.log_audit('OF v');
 	CREATE TRIGGER audit_del AFTER DELETE ON public.audit FOR EACH ROW EXECUTE FUNCTION public.log_audit();
 	ALTER TABLE public.audit ENABLE ALWAYS TRIGGER audit_ins;
-	ALTER TABLE public.audit ENABLE ALWAYS TRIGGER audit_upd_v;
+	ALTER TABLE public.audit ENABLE REPLICA TRIGGER audit_upd_v;
 	ALTER TABLE public.audit ENABLE ALWAYS TRIGGER audit_del;
 
 	CREATE FUNCTION public.shout() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -65,6 +67,8 @@ $nb->safe_psql($db, q{
 	CREATE TRIGGER shout BEFORE INSERT OR UPDATE ON public.upper FOR EACH ROW EXECUTE FUNCTION public.shout();
 	ALTER TABLE public.upper ENABLE ALWAYS TRIGGER shout;
 
+	-- Enabled as usual (origin only): must stay quiet when changes are applied.
+	CREATE TRIGGER dflt_local AFTER UPDATE ON public.dflt FOR EACH ROW EXECUTE FUNCTION public.log_audit('local');
 	CREATE SEQUENCE public.dflt_extra START 42;
 	ALTER TABLE public.dflt ADD COLUMN extra int NOT NULL DEFAULT nextval('public.dflt_extra');
 
@@ -127,6 +131,8 @@ $na->safe_psql($db, q{
 ok(wait_for_peers_on($na), 'dflt: changes arrive');
 is($nb->safe_psql($db, "SELECT string_agg(id || ':' || v || ':' || extra, ',' ORDER BY id) FROM dflt"),
 	'1:3:42,2:20:43', 'dflt: each insert takes the local default, updates keep the local value');
+is($nb->safe_psql($db, "SELECT count(*) FROM audit_log WHERE op LIKE '%local%'"), '0',
+	'dflt: a trigger enabled for local writes only does not fire on applied updates');
 
 # --- constraints node_a lacks --------------------------------------------------------
 $na->safe_psql($db, q{

@@ -11,6 +11,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -58,8 +59,23 @@ struct RowEdit {
 	MemoryContext caller_context;
 };
 
-/* Opens the table for one row's change; updated_cols: as a statement's (UPDATE OF triggers read them). */
-void Begin(const LocalTarget *t, Bitmapset *updated_cols, RowEdit *e) {
+/*
+ * Whether a row trigger for the operation fires in this session: in the
+ * apply worker's replica role only those enabled ALWAYS or REPLICA do.
+ */
+bool RowTriggersFire(const LocalTarget *t, CmdType operation) {
+	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		return true;
+	return operation == CMD_INSERT ? t->replica_row_triggers.insert
+	       : operation == CMD_UPDATE ? t->replica_row_triggers.update
+	                                 : t->replica_row_triggers.del;
+}
+
+/*
+ * Opens the table for one row's change; updated_cols: as a statement's
+ * (UPDATE OF triggers read them).
+ */
+void Begin(const LocalTarget *t, CmdType operation, Bitmapset *updated_cols, RowEdit *e) {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	e->rel = table_open(t->relid, RowExclusiveLock);
 	e->estate = CreateExecutorState();
@@ -73,6 +89,14 @@ void Begin(const LocalTarget *t, Bitmapset *updated_cols, RowEdit *e) {
 	ExecInitRangeTable(e->estate, list_make1(rte));
 	e->info = makeNode(ResultRelInfo);
 	InitResultRelInfo(e->info, e->rel, 1, nullptr, 0);
+	/*
+	 * With no trigger that would fire, the executor need not look at each one
+	 * after every row (on an UPDATE, working out its columns as well): about
+	 * 2,000 instructions per updated row of a table with concord's own
+	 * local-only key trigger.
+	 */
+	if (!RowTriggersFire(t, operation))
+		e->info->ri_TrigDesc = nullptr;
 	e->estate->es_output_cid = GetCurrentCommandId(true);
 	e->estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(e->info, false);
@@ -187,6 +211,17 @@ bool HasStatementBehaviour(const TriggerDesc *trig, CmdType operation) {
 	       trig->trig_delete_after_statement || trig->trig_delete_old_table;
 }
 
+/* Whether a row trigger for the operation is enabled ALWAYS or REPLICA (fires in the apply worker). */
+bool FiresInReplica(const TriggerDesc *trig, int16 event) {
+	for (int i = 0; trig != nullptr && i < trig->numtriggers; i++) {
+		const Trigger *tg = &trig->triggers[i];
+		if (TRIGGER_FOR_ROW(tg->tgtype) && (tg->tgtype & event) != 0 &&
+		    (tg->tgenabled == TRIGGER_FIRES_ALWAYS || tg->tgenabled == TRIGGER_FIRES_ON_REPLICA))
+			return true;
+	}
+	return false;
+}
+
 } // namespace
 
 void DecideDirectPath(RemoteRelation *rel, Relation local) {
@@ -199,6 +234,9 @@ void DecideDirectPath(RemoteRelation *rel, Relation local) {
 	bool by_key = plain && !t->has_delta && KeyIndexMatchesKey(t);
 	t->direct_update = by_key && !HasStatementBehaviour(local->trigdesc, CMD_UPDATE);
 	t->direct_delete = by_key && !HasStatementBehaviour(local->trigdesc, CMD_DELETE);
+	t->replica_row_triggers.insert = FiresInReplica(local->trigdesc, TRIGGER_TYPE_INSERT);
+	t->replica_row_triggers.update = FiresInReplica(local->trigdesc, TRIGGER_TYPE_UPDATE);
+	t->replica_row_triggers.del = FiresInReplica(local->trigdesc, TRIGGER_TYPE_DELETE);
 }
 
 bool UseDirectPath(const LocalTarget *t, CmdType operation) {
@@ -230,7 +268,7 @@ uint64 DirectInsert(RemoteRelation *rel, const TupleValues *row) {
 	LocalTarget *t = &rel->target;
 	OwnerScope owner(t->owner);
 	RowEdit e;
-	Begin(t, nullptr, &e);
+	Begin(t, CMD_INSERT, nullptr, &e);
 	ExecSimpleRelationInsert(e.info, e.estate, RowToWrite(rel, row, &e, false));
 	End(&e);
 	owner.Restore();
@@ -241,7 +279,7 @@ uint64 DirectUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *ke
 	LocalTarget *t = &rel->target;
 	OwnerScope owner(t->owner);
 	RowEdit e;
-	Begin(t, UpdatedColumns(rel, row), &e);
+	Begin(t, CMD_UPDATE, UpdatedColumns(rel, row), &e);
 	uint64 updated = 0;
 	if (FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e))) {
 		TupleTableSlot *slot = RowToWrite(rel, row, &e, true);
@@ -258,7 +296,7 @@ uint64 DirectDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) 
 	LocalTarget *t = &rel->target;
 	OwnerScope owner(t->owner);
 	RowEdit e;
-	Begin(t, nullptr, &e);
+	Begin(t, CMD_DELETE, nullptr, &e);
 	uint64 deleted = 0;
 	if (FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e))) {
 		EvalPlanQualSetSlot(&e.epq, e.found);

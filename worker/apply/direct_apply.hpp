@@ -33,8 +33,11 @@ extern "C" {
 namespace concord::apply {
 
 /*
- * Decides target->direct_insert / direct_update / direct_delete (called while
- * building the target, once key_index and the conflict configuration are set).
+ * Decides target->direct_insert / direct_update / direct_delete, and for
+ * each operation whether a row trigger fires in the apply worker's replica
+ * role (enabled ALWAYS or REPLICA; with none, the row is written without
+ * trigger processing).  Called while building the target, once key_index
+ * and the conflict configuration are set.
  */
 void DecideDirectPath(RemoteRelation *rel, Relation local);
 

@@ -87,6 +87,10 @@ struct LocalTarget {
 	bool direct_insert;
 	bool direct_update;
 	bool direct_delete;
+	/* Whether a row trigger for each operation fires in the apply worker's replica role. */
+	struct {
+		bool insert, update, del;
+	} replica_row_triggers;
 
 	/* Plans, prepared on first use. */
 	SPIPlanPtr insert_plain;
