@@ -48,7 +48,8 @@ if [ -n "$other" ] && [ "$other" != $$ ] && kill -0 "$other" 2>/dev/null &&
 fi
 echo $$ >"$work.pid"
 # postgresql-15 brings pgbench; python3-psycopg2 drives the servers; matplotlib
-# draws the lag plot; pglogical is the third system measured.
+# draws the lag plot; pglogical is the third system measured; valgrind counts
+# instructions (the instructions phase).
 install_deps postgresql-15-pglogical postgresql-contrib python3 python3-psycopg2 python3-matplotlib valgrind
 # BENCH_NO_BUILD=1 measures the concord that is installed already (for a
 # developer who just ran make install).

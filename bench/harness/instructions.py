@@ -113,10 +113,13 @@ def counted_catchup(ctx, system, workload, transactions, count_dir):
     return rec["transactions"], ir
 
 
+def backlogs(args):
+    """Transactions of the smaller and the larger backlog."""
+    return max(1, args.instructions_tx // 3), args.instructions_tx
+
+
 def measure(ctx, system, workload, count_dir):
-    a = ctx.args
-    large = a.instructions_tx
-    small = max(1, large // 3)
+    small, large = backlogs(ctx.args)
     n1, ir1 = counted_catchup(ctx, system, workload, small, count_dir)
     n2, ir2 = counted_catchup(ctx, system, workload, large, count_dir)
     if n2 <= n1:
@@ -132,8 +135,9 @@ def run(ctx):
     if os.geteuid() == 0:
         subprocess.run(["chown", "postgres:postgres", count_dir], check=True)
     wrapper = write_wrapper(count_dir)
+    small, large = backlogs(ctx.args)
     ctx.log(f"instructions: {len(WORKLOADS)} workloads x {len(systems)} systems, subscriber under callgrind, "
-            f"backlogs of {max(1, ctx.args.instructions_tx // 3)} and {ctx.args.instructions_tx} transactions")
+            f"backlogs of {small} and {large} transactions")
     for system in systems:
         link = system.link(1, 2, "pair")
         sub = link.subscriber

@@ -3,9 +3,10 @@
 Phases run in this order (each optional with --phases): set-up, catch-up,
 origin overhead, lag (its rates need the max TPS the overhead phase
 measured), mesh, instructions (last: it restarts the subscriber of each
-pair under valgrind, and back).  Within a phase the systems are interleaved, and the order
-rotates with each repetition (A B C D, B C D A, ...), so slow drift of the
-machine (caches, WAL growth, table growth) spreads over every system.
+pair under valgrind, and back).  Within a phase the systems are
+interleaved, and the order rotates with each repetition (A B C D, B C D A,
+...), so slow drift of the machine (caches, WAL growth, table growth)
+spreads over every system.
 
 A measurement that fails (a system errors, times out or loses data) is
 recorded with the reason and the server log lines written meanwhile, and the

@@ -10,6 +10,7 @@ import os
 import statistics
 
 from .config import LABELS
+from .instructions import backlogs
 
 # Apply memory counts as flat when the apply worker's private memory at the
 # big transaction exceeds that at a tenth of it by no more than this.
@@ -321,9 +322,10 @@ class Summary:
             parts.append(f"## Meshes with writes at every node ({a.mesh_seconds}s, {a.mesh_clients} client(s) "
                          "per node)\n\n" + self.mesh())
         if self.res.get("instructions"):
+            small, large = backlogs(a)
             parts.append("## Instructions per transaction of the apply process (valgrind callgrind)\n\n"
-                         f"user-space instructions, from backlogs of {max(1, a.instructions_tx // 3):,} and "
-                         f"{a.instructions_tx:,} transactions (the difference, so start-up is left out); "
+                         f"user-space instructions, from backlogs of {small:,} and "
+                         f"{large:,} transactions (the difference, so start-up is left out); "
                          "deterministic where CPU time is not; (ratio to native)\n\n" + self.instructions())
         return "\n\n".join(parts) + "\n"
 
