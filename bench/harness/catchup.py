@@ -38,10 +38,11 @@ WORKLOADS = ["tpcb", "insert", "update", "bulk", "bulk_small"]
 ROWS_PER_TX = {"tpcb": 4, "insert": 1, "update": 1}
 
 
-def generate(ctx, origin, workload):
-    """Runs the workload at the origin; returns (transactions, rows, pgbench report or {})."""
+def generate(ctx, origin, workload, transactions=None):
+    """Runs the workload at the origin (transactions: instead of its --*-tx size); returns (transactions,
+    rows, pgbench report or {})."""
     a = ctx.args
-    per_client = lambda total: max(1, total // a.clients)  # noqa: E731
+    per_client = lambda default: max(1, (transactions or default) // a.clients)  # noqa: E731
     common = ["-c", a.clients, "-j", a.threads]
     if workload == "tpcb":
         r = pgbench(origin, ["-b", "tpcb-like"] + common + ["-t", per_client(a.tpcb_tx)], "tpcb backlog")
@@ -62,7 +63,7 @@ def generate(ctx, origin, workload):
     return txns, txns * ROWS_PER_TX[workload], r
 
 
-def measure(ctx, system, workload, rep):
+def measure(ctx, system, workload, rep, transactions=None):
     a = ctx.args
     link = system.link(1, 2, "pair")
     origin, sub = link.provider, link.subscriber
@@ -77,7 +78,7 @@ def measure(ctx, system, workload, rep):
 
     lsn0 = origin.value("SELECT pg_current_wal_lsn()")
     start_id = probe(origin)
-    txns, rows, gen = generate(ctx, origin, workload)
+    txns, rows, gen = generate(ctx, origin, workload, transactions)
     end_id = probe(origin)
     backlog = origin.value("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn0,))
     want = origin.execute(checksum)

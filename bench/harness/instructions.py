@@ -34,7 +34,6 @@ from .config import PG_BINDIR
 from .pg import BenchError, wait_until
 
 WORKLOADS = ["tpcb", "insert", "update"]
-SIZE_ARG = {"tpcb": "tpcb_tx", "insert": "insert_tx", "update": "update_tx"}
 
 
 def as_postgres(cmd):
@@ -89,14 +88,7 @@ def instructions_of(out_dir, pid, timeout=120):
 
 def counted_catchup(ctx, system, workload, transactions, count_dir):
     """One catch-up of `transactions` transactions; returns (transactions applied, instructions)."""
-    a = ctx.args
-    arg = SIZE_ARG[workload]
-    saved = getattr(a, arg)
-    setattr(a, arg, transactions)
-    try:
-        rec = catchup.measure(ctx, system, workload, rep=0)
-    finally:
-        setattr(a, arg, saved)
+    rec = catchup.measure(ctx, system, workload, rep=0, transactions=transactions)
     link = system.link(1, 2, "pair")
     pid = link.apply_pid()
     if pid is None:
