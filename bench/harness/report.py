@@ -10,6 +10,7 @@ import os
 import statistics
 
 from .config import LABELS
+from . import sustained
 from .instructions import backlogs
 
 # Apply memory counts as flat when the apply worker's private memory at the
@@ -318,7 +319,8 @@ class Summary:
         if self.res.get("lag"):
             top = self.res.get("max_tps", [{}])[0].get("tps")
             parts.append(f"## Lag under a fixed-rate TPC-B load (one node's max: {fmt_num(top)} TPS; "
-                         f"{a.lag_seconds}s per run, heartbeat every {a.heartbeat_ms} ms)\n\n" + self.lag())
+                         f"heartbeat every {a.heartbeat_ms} ms for {a.lag_seconds}s of each run, the load "
+                         f"{sustained.LAG_MARGIN_S}s longer on either side)\n\n" + self.lag())
         parts.append("## Checks\n\n" + self.checks())
         if self.res.get("mesh"):
             parts.append(f"## Meshes with writes at every node ({a.mesh_seconds}s, {a.mesh_clients} client(s) "

@@ -13,11 +13,15 @@ One node's max TPS is the median of every "without" run of every system; the
 fixed rates of the lag runs are percentages of it.
 
 Lag (per rate, per system): the link streaming and caught up; at the origin
-pgbench TPC-B with --rate for lag_seconds and, beside it, a heartbeat
-(bench_heartbeat: one bench_probe row every heartbeat_ms ms, each its own
-transaction).  Lag of a heartbeat = arrived - sent (subscriber's apply time
-minus the origin's insert time, same clock).  Every heartbeat of the run
-counts, including those applied after the load stopped.
+pgbench TPC-B with --rate and, once it has run for LAG_MARGIN_S, a heartbeat
+for lag_seconds (bench_heartbeat: one bench_probe row every heartbeat_ms ms,
+each its own transaction); the load goes on LAG_MARGIN_S after it.  Lag of a
+heartbeat = arrived - sent (subscriber's apply time minus the origin's
+insert time, same clock).  Every heartbeat counts, including those applied
+after the load stopped.  Why the margins: the lag is that of a sustained
+load; pgbench's first moments (its clients connecting, then running ahead to
+catch up with its schedule) and the last heartbeat sent after it stopped
+are not that.
 """
 import statistics
 import threading
@@ -27,6 +31,8 @@ from . import config
 from .pg import BenchError, Pgbench, pgbench
 from .probe import probe, sync, wait_arrival
 
+# Seconds of fixed-rate load before the first heartbeat and after the last.
+LAG_MARGIN_S = 1
 
 def tpcb_args(ctx, seconds, rate=None):
     a = ctx.args
@@ -137,15 +143,19 @@ def lag_once(ctx, system, rate_pct, rate, rep):
     origin, sub = link.provider, link.subscriber
     sync(link, timeout=a.timeout)
     before = probe(origin)
-    t0 = float(origin.value("SELECT extract(epoch FROM clock_timestamp())"))
-    hb = Heartbeat(origin, "bench_probe", a.lag_seconds, a.heartbeat_ms)
-    hb.start()
-    bench = Pgbench(origin, tpcb_args(ctx, a.lag_seconds, rate), f"TPC-B at {rate:.0f} TPS")
+    load_seconds = a.lag_seconds + 2 * LAG_MARGIN_S
+    bench = Pgbench(origin, tpcb_args(ctx, load_seconds, rate), f"TPC-B at {rate:.0f} TPS")
+    hb = None
     try:
-        r = bench.wait(timeout=a.lag_seconds * 3 + 60)
+        time.sleep(LAG_MARGIN_S)
+        t0 = float(origin.value("SELECT extract(epoch FROM clock_timestamp())"))
+        hb = Heartbeat(origin, "bench_probe", a.lag_seconds, a.heartbeat_ms)
+        hb.start()
+        r = bench.wait(timeout=load_seconds * 3 + 60)
     finally:
         bench.kill()
-        hb.join()
+        if hb is not None:
+            hb.join()
     if hb.error:
         raise BenchError(f"heartbeat on {origin} failed: {hb.error}")
     t_end = time.monotonic()
@@ -167,7 +177,8 @@ def run_lag(ctx):
     ctx.record("max_tps", {"tps": top})
     ctx.log(f"lag: one node's max TPC-B TPS here = {top:.0f}; rates "
             + ", ".join(f"{p:g}% = {top * p / 100:.0f} TPS" for p in a.lag_rates)
-            + f"; {a.lag_seconds}s each, heartbeat every {a.heartbeat_ms} ms")
+            + f"; heartbeats every {a.heartbeat_ms} ms for {a.lag_seconds}s of each run, "
+            f"the load {LAG_MARGIN_S}s longer on either side")
     i = 0
     for pct in a.lag_rates:
         rate = top * pct / 100.0
