@@ -193,4 +193,13 @@ ok(wait_converged(\@nodes), 'the mesh converges');
 assert_same_everywhere(\@nodes, $_, "$_ identical on both nodes") for qw(gen audit chk owned mixed);
 assert_links_streaming(\@nodes);
 
+# Firing AFTER ROW triggers on the direct path must not leave the table open:
+# PostgreSQL closes a leaked reference at commit, with a warning.
+for my $n (@nodes)
+{
+	my @leaks = grep { /reference leak/ } split /\n/, slurp_file($n->logfile);
+	is(scalar(@leaks), 0, $n->name . ': no relcache or buffer reference leak at commit')
+	  or diag join("\n", @leaks[0 .. ($#leaks < 4 ? $#leaks : 4)]);
+}
+
 done_testing();

@@ -236,6 +236,49 @@ ok(wait_converged(\@nodes), 'round 4: wait_for_peers is true on every node');
 is($_->safe_psql($db, 'SELECT id, email, val FROM u_race ORDER BY id'), '1|x|2', 'round 4: u_race at ' . $_->name)
   for @nodes;
 
+# --- round 5: a local transaction changes the row after the apply found it ------
+#
+# Keys 3 and 4 of m_race come from node_c ("S0"), so at node_a the apply's
+# guard passes on them: they were last written through node_c.  node_c then
+# updates key 3 and deletes key 4 ("SC") while node_a does not apply from it;
+# node_a's open transaction ("SA") updates both.  The apply finds each row
+# as last committed (unlocked), and its write waits for SA; SA commits, so
+# the write reports the row changed, the apply finds SA's version, the guard
+# fails, and the conflict is decided against SA, which is newer: node_a keeps
+# val 2 for both keys, and every node ends so.
+labelled_txn($nc, 'S0', 'INSERT INTO m_race VALUES (3, 0), (4, 0)');
+ok(wait_converged(\@nodes), 'round 5: m_race keys 3 and 4 converged');
+pause_link($na, $nc);
+labelled_txn($nc, 'SC', 'UPDATE m_race SET val = 1 WHERE id = 3; DELETE FROM m_race WHERE id = 4');
+my $failures_before = $na->safe_psql($db, 'SELECT coalesce(sum(failures), 0) FROM concord.peers');
+my $sa = $na->background_psql($db);
+$sa->query_safe("BEGIN; UPDATE m_race SET val = 2 WHERE id IN (3, 4); INSERT INTO public.txlog VALUES ('SA')");
+resume_link($na, $nc);
+ok( poll_until($na,
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
+		't', 30),
+	"round 5: node_a's apply waits for the local transaction to end");
+$sa->query_safe('COMMIT');
+$sa->quit;
+register_label($na, 'SA');
+ok(wait_applied_by($nc, $na), 'round 5: node_a applied SC after SA committed');
+is($na->safe_psql($db, 'SELECT id, val FROM m_race WHERE id IN (3, 4) ORDER BY id'), "3|2\n4|2",
+	'round 5: node_a kept its newer local writes');
+is_deeply(
+	conflict_lines($na, 'public.m_race', 'id', "coalesce(remote_tuple, local_tuple)->>'id' IN ('3', '4')"),
+	[
+		sort(conflict_line(3, 'update_origin_differs', 'keep_local', 'node_a', 'node_c', 'SA', 'SC', m_t(3, 2), m_t(3, 1)),
+			conflict_line(4, 'delete_origin_differs', 'keep_local', 'node_a', 'node_c', 'SA', 'SC', m_t(4, 2), key_t(4)))
+	],
+	'round 5: node_a decided against the version the concurrent local transaction committed')
+  or diag explain conflict_lines($na, 'public.m_race');
+is($na->safe_psql($db, 'SELECT coalesce(sum(failures), 0) FROM concord.peers'), $failures_before,
+	'round 5: no apply failed on the way (no error, no retry)');
+ok(wait_converged(\@nodes), 'round 5: wait_for_peers is true on every node');
+is($_->safe_psql($db, 'SELECT id, val FROM m_race WHERE id IN (3, 4) ORDER BY id'), "3|2\n4|2",
+	'round 5: m_race keys 3 and 4 at ' . $_->name)
+  for @nodes;
+
 # --- expectations -------------------------------------------------------------
 
 # Rows: $rows{policy}{node}{id} = [val, note]; conflicts: $conf{policy}{node} = [lines].

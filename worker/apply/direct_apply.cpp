@@ -14,9 +14,11 @@ extern "C" {
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -29,18 +31,36 @@ namespace concord::apply {
 
 namespace {
 
-/* Whether the key index searches exactly the key columns, with btree equality. */
-bool KeyIndexMatchesKey(const LocalTarget *t) {
+/*
+ * Whether the key index searches exactly the key columns with btree
+ * equality; if so, prepares t->key_search (in the target's memory context),
+ * so that finding a row looks nothing up in the catalogs.
+ */
+bool PrepareKeySearch(LocalTarget *t) {
 	if (!OidIsValid(t->key_index))
 		return false;
 	Relation index = index_open(t->key_index, AccessShareLock);
-	bool matches = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == t->nkeys;
-	for (int i = 0; i < index->rd_index->indnkeyatts && matches; i++) {
+	int ncols = index->rd_index->indnkeyatts;
+	bool matches = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indisunique && ncols == t->nkeys;
+	if (matches) {
+		t->key_search.value_of = static_cast<int *>(MemoryContextAlloc(t->context, sizeof(int) * ncols));
+		t->key_search.eq = static_cast<FmgrInfo *>(MemoryContextAllocZero(t->context, sizeof(FmgrInfo) * ncols));
+		t->key_search.collation = static_cast<Oid *>(MemoryContextAlloc(t->context, sizeof(Oid) * ncols));
+	}
+	for (int i = 0; i < ncols && matches; i++) {
 		AttrNumber attnum = index->rd_index->indkey.values[i];
-		bool is_key = false;
+		int value_of = -1;
 		for (int k = 0; k < t->nkeys; k++)
-			is_key = is_key || t->local_attnum[t->key_cols[k]] == attnum;
-		matches = is_key;
+			if (t->local_attnum[t->key_cols[k]] == attnum)
+				value_of = k;
+		Oid type = index->rd_opcintype[i];
+		Oid eq = get_opfamily_member(index->rd_opfamily[i], type, type, BTEqualStrategyNumber);
+		matches = value_of >= 0 && OidIsValid(eq);
+		if (matches) {
+			t->key_search.value_of[i] = value_of;
+			fmgr_info_cxt(get_opcode(eq), &t->key_search.eq[i], t->context);
+			t->key_search.collation[i] = index->rd_indcollation[i];
+		}
 	}
 	index_close(index, AccessShareLock);
 	return matches;
@@ -54,10 +74,16 @@ struct RowEdit {
 	Relation rel;
 	EState *estate;
 	ResultRelInfo *info;
-	EPQState epq;
-	TupleTableSlot *found; /* the row, locked, once FindRow returned true */
+	TupleTableSlot *found; /* the row as of the snapshot, once FindRow returned true */
 	MemoryContext caller_context;
 };
+
+/*
+ * How often one change looks for its row again after concurrent
+ * transactions changed it before it could be written, before giving up
+ * (an error: the remote transaction is applied again).
+ */
+constexpr int kMaxFindAttempts = 100;
 
 /*
  * Whether a row trigger for the operation fires in this session: in the
@@ -100,16 +126,33 @@ void Begin(const LocalTarget *t, CmdType operation, Bitmapset *updated_cols, Row
 	e->estate->es_output_cid = GetCurrentCommandId(true);
 	e->estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(e->info, false);
-	EvalPlanQualInit(&e->epq, e->estate, nullptr, NIL, -1);
+	/* Registered as the statement's result relation, so AFTER ROW triggers fire with it (not a copy they open). */
+	e->estate->es_opened_result_relations = list_make1(e->info);
 	AfterTriggerBeginQuery();
 	e->found = nullptr;
 }
 
+/*
+ * A concurrent transaction changed the found row and committed: a snapshot
+ * that sees its change, to find the row again (the apply worker runs READ
+ * COMMITTED, so each transaction snapshot is new).
+ */
+void NextAttempt(const LocalTarget *t, RowEdit *e, int attempt) {
+	if (attempt + 1 >= kMaxFindAttempts)
+		ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+		                errmsg("row of table %s changed by %d concurrent transactions while a change from peer "
+		                       "\"%s\" was applied to it",
+		                       t->display_name, kMaxFindAttempts, state->peer_name)));
+	PopActiveSnapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	e->estate->es_snapshot = GetActiveSnapshot();
+}
+
 /* Fires the queued AFTER ROW triggers and releases what Begin took; the change is then visible. */
 void End(RowEdit *e) {
-	EvalPlanQualEnd(&e->epq);
-	ExecCloseIndices(e->info);
 	AfterTriggerEndQuery(e->estate);
+	/* Closes the indexes, and any table a trigger's firing opened, before the executor state goes. */
+	ExecCloseResultRelations(e->estate);
 	ExecResetTupleTable(e->estate->es_tupleTable, false);
 	MemoryContextSwitchTo(e->caller_context);
 	FreeExecutorState(e->estate);
@@ -128,17 +171,96 @@ TupleTableSlot *NullRow(RowEdit *e) {
 	return slot;
 }
 
-/* Finds and locks the row with the key; false if there is none. */
-bool FindRow(const LocalTarget *t, const Datum *key_values, RowEdit *e) {
-	TupleTableSlot *search = NullRow(e);
-	for (int k = 0; k < t->nkeys; k++) {
-		AttrNumber attnum = t->local_attnum[t->key_cols[k]];
-		search->tts_values[attnum - 1] = key_values[k];
-		search->tts_isnull[attnum - 1] = false;
-	}
-	ExecStoreVirtualTuple(search);
-	e->found = table_slot_create(e->rel, &e->estate->es_tupleTable);
-	return RelationFindReplTupleByIndex(e->rel, t->key_index, LockTupleExclusive, search, e->found);
+/* The key index among those Begin opened. */
+Relation KeyIndex(const LocalTarget *t, const RowEdit *e) {
+	for (int i = 0; i < e->info->ri_NumIndices; i++)
+		if (RelationGetRelid(e->info->ri_IndexRelationDescs[i]) == t->key_index)
+			return e->info->ri_IndexRelationDescs[i];
+	elog(ERROR, "concord: key index %u of table %s is not open", t->key_index, t->display_name);
+	return nullptr; /* not reached */
+}
+
+/*
+ * Finds the row with the key as of the active snapshot; false if there is
+ * none.  The row is not locked: the write that follows waits for any
+ * transaction changing it, and reports a change that came first (see
+ * Written).  A tuple lock here would cost a WAL record and a buffer write
+ * per row for that alone.
+ */
+bool FindRow(LocalTarget *t, const Datum *key_values, RowEdit *e) {
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	for (int i = 0; i < t->nkeys; i++)
+		ScanKeyEntryInitializeWithInfo(&keys[i], 0, static_cast<AttrNumber>(i + 1), BTEqualStrategyNumber, InvalidOid,
+		                               t->key_search.collation[i], &t->key_search.eq[i],
+		                               key_values[t->key_search.value_of[i]]);
+	IndexScanDesc scan = index_beginscan(e->rel, KeyIndex(t, e), e->estate->es_snapshot, t->nkeys, 0);
+	index_rescan(scan, keys, t->nkeys, nullptr, 0);
+	if (e->found == nullptr)
+		e->found = table_slot_create(e->rel, &e->estate->es_tupleTable);
+	/* The key index is unique: one visible row at most.  The slot keeps its buffer pinned. */
+	bool found = index_getnext_slot(scan, ForwardScanDirection, e->found);
+	index_endscan(scan);
+	return found;
+}
+
+/*
+ * Whether the found row was written (updated or deleted); false if a
+ * concurrent transaction changed or deleted it first and committed, after
+ * the write waited for it to end.  Then the change finds the row again, and
+ * its guard looks at the new version.
+ */
+bool Written(TM_Result result, const LocalTarget *t) {
+	if (result == TM_Ok)
+		return true;
+	if (result == TM_Updated || result == TM_Deleted)
+		return false;
+	/* TM_SelfModified: only a BEFORE trigger could, and the direct path is not taken with one. */
+	elog(ERROR, "concord: writing a row of table %s returned %d", t->display_name, static_cast<int>(result));
+	return false; /* not reached */
+}
+
+/*
+ * Writes slot over the found row, doing what an UPDATE does for one row
+ * without BEFORE ROW triggers (the direct path has none): the replica
+ * identity check, stored generated columns, constraints, indexes, AFTER
+ * ROW triggers.  False if a concurrent transaction changed the row first.
+ */
+bool UpdateFound(const LocalTarget *t, RowEdit *e, TupleTableSlot *slot) {
+	Relation rel = e->rel;
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	if (constr != nullptr && constr->has_generated_stored)
+		ExecComputeStoredGenerated(e->info, e->estate, slot, CMD_UPDATE);
+	if (constr != nullptr)
+		ExecConstraints(e->info, slot, e->estate);
+	if (rel->rd_rel->relispartition)
+		ExecPartitionCheck(e->info, slot, e->estate, true);
+	TM_FailureData failure;
+	LockTupleMode lock_mode;
+	bool update_indexes = false;
+	if (!Written(table_tuple_update(rel, &e->found->tts_tid, slot, e->estate->es_output_cid, e->estate->es_snapshot,
+	                                InvalidSnapshot, true, &failure, &lock_mode, &update_indexes),
+	             t))
+		return false;
+	List *recheck = NIL;
+	if (e->info->ri_NumIndices > 0 && update_indexes)
+		recheck = ExecInsertIndexTuples(e->info, slot, e->estate, true, false, nullptr, NIL);
+	ExecARUpdateTriggers(e->estate, e->info, nullptr, nullptr, &e->found->tts_tid, nullptr, slot, recheck, nullptr,
+	                     false);
+	list_free(recheck);
+	return true;
+}
+
+/* Deletes the found row as a DELETE does without BEFORE ROW triggers; false as for UpdateFound. */
+bool DeleteFound(const LocalTarget *t, RowEdit *e) {
+	CheckCmdReplicaIdentity(e->rel, CMD_DELETE);
+	TM_FailureData failure;
+	if (!Written(table_tuple_delete(e->rel, &e->found->tts_tid, e->estate->es_output_cid, e->estate->es_snapshot,
+	                                InvalidSnapshot, true, &failure, false),
+	             t))
+		return false;
+	ExecARDeleteTriggers(e->estate, e->info, &e->found->tts_tid, nullptr, nullptr, false);
+	return true;
 }
 
 /* The fast path's guard (guard.hpp) on the found row. */
@@ -231,7 +353,7 @@ void DecideDirectPath(RemoteRelation *rel, Relation local) {
 	t->direct_insert =
 	    plain && PeerSendsEveryColumn(t, local) && !HasStatementBehaviour(local->trigdesc, CMD_INSERT);
 	/* Delta columns are computed by the UPDATE statement from the local value. */
-	bool by_key = plain && !t->has_delta && KeyIndexMatchesKey(t);
+	bool by_key = plain && !t->has_delta && PrepareKeySearch(t);
 	t->direct_update = by_key && !HasStatementBehaviour(local->trigdesc, CMD_UPDATE);
 	t->direct_delete = by_key && !HasStatementBehaviour(local->trigdesc, CMD_DELETE);
 	t->replica_row_triggers.insert = FiresInReplica(local->trigdesc, TRIGGER_TYPE_INSERT);
@@ -281,11 +403,13 @@ uint64 DirectUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *ke
 	RowEdit e;
 	Begin(t, CMD_UPDATE, UpdatedColumns(rel, row), &e);
 	uint64 updated = 0;
-	if (FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e))) {
-		TupleTableSlot *slot = RowToWrite(rel, row, &e, true);
-		EvalPlanQualSetSlot(&e.epq, slot);
-		ExecSimpleRelationUpdate(e.info, e.estate, &e.epq, e.found, slot);
-		updated = 1;
+	for (int attempt = 0; FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e));
+	     attempt++) {
+		if (UpdateFound(t, &e, RowToWrite(rel, row, &e, true))) {
+			updated = 1;
+			break;
+		}
+		NextAttempt(t, &e, attempt);
 	}
 	End(&e);
 	owner.Restore();
@@ -298,10 +422,13 @@ uint64 DirectDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) 
 	RowEdit e;
 	Begin(t, CMD_DELETE, nullptr, &e);
 	uint64 deleted = 0;
-	if (FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e))) {
-		EvalPlanQualSetSlot(&e.epq, e.found);
-		ExecSimpleRelationDelete(e.info, e.estate, &e.epq, e.found);
-		deleted = 1;
+	for (int attempt = 0; FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e));
+	     attempt++) {
+		if (DeleteFound(t, &e)) {
+			deleted = 1;
+			break;
+		}
+		NextAttempt(t, &e, attempt);
 	}
 	End(&e);
 	owner.Restore();

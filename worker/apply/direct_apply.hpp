@@ -5,15 +5,19 @@
  * executor's start-up and shut-down of a ModifyTable over an index scan,
  * for every row.  On small transactions that was most of the apply
  * worker's time.  The direct path finds the row through the key index
- * (locking it, as UPDATE does), checks the fast path's guard on the found
- * row's xmin, and writes it with PostgreSQL's row-level replication helpers
- * (heap, indexes, constraints, generated columns, AFTER ROW triggers) — as
- * the table owner, like every applied change.
+ * with equality functions looked up once per target, checks the fast path's
+ * guard on the found row's xmin, and writes it as UPDATE and DELETE do one
+ * row (heap, indexes, constraints, generated columns, AFTER ROW triggers) —
+ * as the table owner, like every applied change.  The row is not locked
+ * between finding and writing it: the write waits for a concurrent
+ * transaction changing the row, and if that one committed, the change finds
+ * the row again and its guard decides on the new version (as UPDATE's
+ * re-check in READ COMMITTED does).
  *
  * It is taken only where it behaves exactly as the statement would: the
  * table has no rules, forced row security, BEFORE ROW or statement-level
  * triggers for the operation, or transition tables; for UPDATE and DELETE
- * the key is a btree index over exactly the key columns and there are no
+ * the key is a unique btree index over exactly the key columns and there are no
  * delta columns; an INSERT fills every column from the change (no defaults
  * to evaluate); a guarded INSERT (ON CONFLICT DO NOTHING, tombstones)
  * stays a statement.  Elsewhere, and when the owner lacks the privileges

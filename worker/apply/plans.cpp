@@ -55,12 +55,19 @@ int AppendKeyTypes(const LocalTarget *t, Oid *types, int n) {
 } // namespace
 
 SPIPlanPtr PrepareKept(const char *sql, int nargs, Oid *types) {
+	/*
+	 * SPI returns in its procedure context, which goes at the end of the
+	 * transaction; the caller may be building a target in its own context
+	 * and keep allocating after this call.
+	 */
+	MemoryContext caller = CurrentMemoryContext;
 	/* Generic plans: the shape is always "find by key", re-planning per row would only cost. */
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == nullptr)
 		elog(ERROR, "concord: preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "concord: keeping the plan of \"%s\" failed", sql);
+	MemoryContextSwitchTo(caller);
 	return plan;
 }
 

@@ -84,6 +84,16 @@ struct LocalTarget {
 	 * DELETE may bypass SPI on this table (direct_apply.hpp).
 	 */
 	Oid key_index;
+	/*
+	 * The key index's equality search, per index column (set with
+	 * direct_update / direct_delete): which key value it compares, with
+	 * which btree equality function and collation.
+	 */
+	struct {
+		int *value_of;     /* index into the key values (key_cols order) */
+		FmgrInfo *eq;
+		Oid *collation;
+	} key_search;
 	bool direct_insert;
 	bool direct_update;
 	bool direct_delete;
