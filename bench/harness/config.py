@@ -96,7 +96,7 @@ SIZES = {
     "clients": (4, 2),
     "threads": (2, 2),
     "overhead_seconds": (6, 1),
-    "lag_seconds": (8, 2),
+    "lag_seconds": (6, 2),
     "lag_rates": ("25,50,75", "50"),
     "lag_reps": (3, 1),
     "heartbeat_ms": (10, 20),

@@ -65,6 +65,21 @@ show_logs() {
     done
 }
 
+# Stops every server a scenario left running under our work directory (a
+# scenario that bails out while stopping its nodes, e.g. because one of them
+# crashed, leaves the others up), through pg_ctl on each data directory.
+# shellcheck disable=SC2317  # also run by the EXIT trap
+stop_leftover_servers() {
+    local pid_file dir
+    [ -d "$work" ] || return 0
+    while IFS= read -r pid_file; do
+        dir=$(dirname "$pid_file")
+        echo "stopping a server the scenario left running: $dir" >&2
+        as_pg "$PG_BINDIR/pg_ctl" -D "$dir" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+    done < <(find "$work" -name postmaster.pid 2>/dev/null)
+}
+trap stop_leftover_servers EXIT
+
 failed=()
 summary=()
 for t in "${tests[@]}"; do
@@ -83,6 +98,7 @@ for t in "${tests[@]}"; do
         failed+=("$name")
         show_logs "$name"
     fi
+    stop_leftover_servers
 done
 
 printf '\nTAP scenarios:\n'

@@ -162,6 +162,25 @@ is($na->safe_psql($db, 'SELECT count(*) FROM m_lww WHERE id = 8'), '0',
 resume_link($na, $nc);
 ok(wait_converged(\@nodes), 'round 2: wait_for_peers is true on every node');
 
+# local_txn_meets_apply(NODE, PEER, LABEL, SQL, ROUND) — runs SQL at NODE in a
+# transaction that records LABEL and keeps it open while NODE resumes
+# applying from PEER; commits once NODE's apply waits for it.
+sub local_txn_meets_apply
+{
+	my ($node, $peer, $label, $sql, $round) = @_;
+	my $session = $node->background_psql($db);
+	$session->query_safe("BEGIN; $sql; INSERT INTO public.txlog VALUES ('$label')");
+	resume_link($node, $peer);
+	ok( poll_until($node,
+			"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
+			't', 30),
+		"$round: " . $node->name . "'s apply waits for the local transaction $label");
+	$session->query_safe('COMMIT');
+	$session->quit;
+	register_label($node, $label);
+	return;
+}
+
 # --- round 3: a local transaction holds the rows the apply looks at ------------
 #
 # node_c updates keys 1 and 2 of m_race ("RC") while node_a does not apply
@@ -175,17 +194,7 @@ labelled_txn($na, 'R0', 'INSERT INTO m_race VALUES (1, 0), (2, 0)');
 ok(wait_converged(\@nodes), 'round 3: m_race rows converged');
 pause_link($na, $nc);
 labelled_txn($nc, 'RC', 'UPDATE m_race SET val = 1 WHERE id = 1; UPDATE m_race SET val = 1 WHERE id = 2');
-my $ra = $na->background_psql($db);
-$ra->query_safe("BEGIN; UPDATE m_race SET val = 2 WHERE id = 1; DELETE FROM m_race WHERE id = 2; "
-	  . "INSERT INTO public.txlog VALUES ('RA')");
-resume_link($na, $nc);
-ok( poll_until($na,
-		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
-		't', 30),
-	"round 3: node_a's apply waits for the local transaction's row lock");
-$ra->query_safe('COMMIT');
-$ra->quit;
-register_label($na, 'RA');
+local_txn_meets_apply($na, $nc, 'RA', "UPDATE m_race SET val = 2 WHERE id = 1; DELETE FROM m_race WHERE id = 2", 'round 3');
 ok(wait_applied_by($nc, $na), "round 3: node_a applied RC after RA committed");
 is($na->safe_psql($db, 'SELECT id, val FROM m_race ORDER BY id'), '1|2',
 	'round 3: node_a kept its newer local write (val 2, key 2 deleted)');
@@ -213,16 +222,7 @@ pause_link($na, $nc);
 labelled_txn($na, 'U0', "INSERT INTO u_race VALUES (1, 'x', 0)");
 ok(wait_applied_by($na, $nb), 'round 4: node_b has row 1');
 labelled_txn($nc, 'UC', "INSERT INTO u_race VALUES (2, 'x', 1)");
-my $ua = $na->background_psql($db);
-$ua->query_safe("BEGIN; UPDATE u_race SET val = 2 WHERE id = 1; INSERT INTO public.txlog VALUES ('UA')");
-resume_link($na, $nc);
-ok( poll_until($na,
-		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
-		't', 30),
-	"round 4: node_a's apply waits for the local transaction's row lock");
-$ua->query_safe('COMMIT');
-$ua->quit;
-register_label($na, 'UA');
+local_txn_meets_apply($na, $nc, 'UA', "UPDATE u_race SET val = 2 WHERE id = 1", 'round 4');
 ok(wait_applied_by($nc, $na), 'round 4: node_a applied UC after UA committed');
 is($na->safe_psql($db, 'SELECT id, email, val FROM u_race ORDER BY id'), '1|x|2',
 	'round 4: node_a kept its newer row holding the email');
@@ -251,16 +251,7 @@ ok(wait_converged(\@nodes), 'round 5: m_race keys 3 and 4 converged');
 pause_link($na, $nc);
 labelled_txn($nc, 'SC', 'UPDATE m_race SET val = 1 WHERE id = 3; DELETE FROM m_race WHERE id = 4');
 my $failures_before = $na->safe_psql($db, 'SELECT coalesce(sum(failures), 0) FROM concord.peers');
-my $sa = $na->background_psql($db);
-$sa->query_safe("BEGIN; UPDATE m_race SET val = 2 WHERE id IN (3, 4); INSERT INTO public.txlog VALUES ('SA')");
-resume_link($na, $nc);
-ok( poll_until($na,
-		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'concord apply' AND wait_event_type = 'Lock'",
-		't', 30),
-	"round 5: node_a's apply waits for the local transaction to end");
-$sa->query_safe('COMMIT');
-$sa->quit;
-register_label($na, 'SA');
+local_txn_meets_apply($na, $nc, 'SA', "UPDATE m_race SET val = 2 WHERE id IN (3, 4)", 'round 5');
 ok(wait_applied_by($nc, $na), 'round 5: node_a applied SC after SA committed');
 is($na->safe_psql($db, 'SELECT id, val FROM m_race WHERE id IN (3, 4) ORDER BY id'), "3|2\n4|2",
 	'round 5: node_a kept its newer local writes');
