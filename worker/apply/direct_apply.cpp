@@ -344,6 +344,23 @@ bool FiresInReplica(const TriggerDesc *trig, int16 event) {
 	return false;
 }
 
+/*
+ * Finds the row with the key and, if the guard allows, writes it with
+ * write() (UpdateFound or DeleteFound); when a concurrent transaction
+ * changed the row first, looks again with a snapshot that sees its change.
+ * Returns the number of rows written (0 or 1).
+ */
+template <typename Write>
+uint64 WriteByKey(LocalTarget *t, const Datum *key_values, bool guarded, RowEdit *e, Write write) {
+	for (int attempt = 0; FindRow(t, key_values, e) && (!guarded || WrittenThroughPeer(t, key_values, e));
+	     attempt++) {
+		if (write())
+			return 1;
+		NextAttempt(t, e, attempt);
+	}
+	return 0;
+}
+
 } // namespace
 
 void DecideDirectPath(RemoteRelation *rel, Relation local) {
@@ -402,15 +419,8 @@ uint64 DirectUpdate(RemoteRelation *rel, const TupleValues *row, const Datum *ke
 	OwnerScope owner(t->owner);
 	RowEdit e;
 	Begin(t, CMD_UPDATE, UpdatedColumns(rel, row), &e);
-	uint64 updated = 0;
-	for (int attempt = 0; FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e));
-	     attempt++) {
-		if (UpdateFound(t, &e, RowToWrite(rel, row, &e, true))) {
-			updated = 1;
-			break;
-		}
-		NextAttempt(t, &e, attempt);
-	}
+	uint64 updated =
+	    WriteByKey(t, key_values, guarded, &e, [&] { return UpdateFound(t, &e, RowToWrite(rel, row, &e, true)); });
 	End(&e);
 	owner.Restore();
 	return updated;
@@ -421,15 +431,7 @@ uint64 DirectDelete(RemoteRelation *rel, const Datum *key_values, bool guarded) 
 	OwnerScope owner(t->owner);
 	RowEdit e;
 	Begin(t, CMD_DELETE, nullptr, &e);
-	uint64 deleted = 0;
-	for (int attempt = 0; FindRow(t, key_values, &e) && (!guarded || WrittenThroughPeer(t, key_values, &e));
-	     attempt++) {
-		if (DeleteFound(t, &e)) {
-			deleted = 1;
-			break;
-		}
-		NextAttempt(t, &e, attempt);
-	}
+	uint64 deleted = WriteByKey(t, key_values, guarded, &e, [&] { return DeleteFound(t, &e); });
 	End(&e);
 	owner.Restore();
 	return deleted;
