@@ -108,6 +108,34 @@ struct CopySlot {
 	TimestampTz started_at;
 };
 
+/*
+ * One more row of `bytes` bytes copied.  Only the copying backend writes the
+ * counters, without the lock (once per row); concord.copy_progress reads
+ * them with ReadCopySlot.  Each figure is written before those it must never
+ * fall below (a total before its table's figure, bytes before rows) and read
+ * after them, so no reader sees a total under its part or fewer bytes than
+ * rows.
+ */
+inline void CountCopiedRow(CopySlot *slot, int64 bytes) {
+	slot->total_bytes += bytes;
+	slot->total_rows++;
+	pg_write_barrier();
+	slot->bytes += bytes;
+	pg_write_barrier();
+	slot->rows++;
+}
+
+/* A copy of *slot whose counters are consistent (see CountCopiedRow); call with the lock held. */
+inline void ReadCopySlot(const CopySlot *slot, CopySlot *out) {
+	*out = *slot;
+	out->rows = slot->rows;
+	pg_read_barrier();
+	out->bytes = slot->bytes;
+	pg_read_barrier();
+	out->total_rows = slot->total_rows;
+	out->total_bytes = slot->total_bytes;
+}
+
 struct SharedState {
 	LWLock lock;
 	ConditionVariable changed;  /* broadcast when a worker acknowledges a request */

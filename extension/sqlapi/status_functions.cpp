@@ -104,7 +104,7 @@ Datum CopyProgress(FunctionCallInfo fcinfo) {
 	LWLockAcquire(&shmem::state->lock, LW_SHARED);
 	for (int i = 0; i < shmem::kMaxCopies; i++)
 		if (shmem::state->copies[i].in_use && shmem::state->copies[i].dboid == MyDatabaseId)
-			copies[n++] = shmem::state->copies[i];
+			shmem::ReadCopySlot(&shmem::state->copies[i], &copies[n++]);
 	LWLockRelease(&shmem::state->lock);
 	for (int i = 0; i < n; i++) {
 		const shmem::CopySlot *c = &copies[i];

@@ -53,11 +53,7 @@ CopyStream *current = nullptr;
 void CountProgress(shmem::CopySlot *progress, int bytes) {
 	if (progress == nullptr)
 		return;
-	/* Only this backend writes its slot; readers tolerate a torn 64-bit read on no platform we build for. */
-	progress->rows++;
-	progress->bytes += bytes;
-	progress->total_rows++;
-	progress->total_bytes += bytes;
+	shmem::CountCopiedRow(progress, bytes);
 }
 
 int ReadCopyData(void *outbuf, int minread, int maxread) {
