@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -211,13 +212,29 @@ public:
 	size_t remaining() const { return len_ - pos_; }
 	bool AtEnd() const { return pos_ == len_; }
 
-	uint8_t GetU8();
-	uint16_t GetU16();
-	uint32_t GetU32();
+	/*
+	 * The primitive reads are inline: the apply worker makes a dozen or more
+	 * of them per row, and as calls they cost about 1,000 instructions per
+	 * single-row transaction (bench/RESULTS.md, "What was tried").
+	 */
+	uint8_t GetU8() { return Need(1) ? static_cast<uint8_t>(data_[pos_++]) : 0; }
+	uint16_t GetU16() { return GetBigEndian<uint16_t>(); }
+	uint32_t GetU32() { return GetBigEndian<uint32_t>(); }
 	int32_t GetI32() { return static_cast<int32_t>(GetU32()); }
-	uint64_t GetU64();
+	uint64_t GetU64() { return GetBigEndian<uint64_t>(); }
 	int64_t GetI64() { return static_cast<int64_t>(GetU64()); }
-	std::string_view GetString();
+	std::string_view GetString() {
+		uint32_t n = GetU32();
+		if (n > kMaxValueLength) {
+			Fail("length out of range");
+			return {};
+		}
+		if (!Need(n))
+			return {};
+		std::string_view s(data_ + pos_, n);
+		pos_ += n;
+		return s;
+	}
 
 	/* Reads the message type byte; fails on an unknown type. */
 	MessageType GetMessageType();
@@ -237,7 +254,22 @@ public:
 	void Fail(const char *why);
 
 private:
-	bool Need(size_t n);
+	/* False once failed, or (failing now) if fewer than n bytes are left. */
+	bool Need(size_t n) {
+		if (error_ == nullptr && n <= len_ - pos_)
+			return true;
+		Fail("message truncated");
+		return false;
+	}
+	template <typename T>
+	T GetBigEndian() {
+		if (!Need(sizeof(T)))
+			return 0;
+		T v;
+		std::memcpy(&v, data_ + pos_, sizeof(T));
+		pos_ += sizeof(T);
+		return boost::endian::big_to_native(v);
+	}
 
 	const char *data_;
 	size_t len_;

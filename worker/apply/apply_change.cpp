@@ -24,6 +24,7 @@ extern "C" {
 #include "worker/apply/insert_batch.hpp"
 #include "worker/apply/relation_map.hpp"
 #include "worker/apply/run_as_owner.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/apply/tuple_values.hpp"
 #include "worker/conflict/resolve.hpp"
 
@@ -163,6 +164,7 @@ void ApplyTruncate(protocol::Reader &r) {
 			                          (h.options & protocol::kTruncateRestartIdentity) != 0);
 		});
 		OwnerScope owner(owners[first]);
+		ConnectSpi();
 		int rc = SPI_execute(sql, false, 0);
 		owner.Restore();
 		if (rc != SPI_OK_UTILITY)

@@ -7,7 +7,6 @@
 extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/origin.h"
@@ -20,6 +19,7 @@ extern "C" {
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/insert_batch.hpp"
 #include "worker/apply/skip.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/apply/tuple_values.hpp"
 
 namespace concord::apply {
@@ -84,8 +84,6 @@ void HandleBegin(protocol::Reader &r, shmem::PeerSlot *slot) {
 	 * like; every SPI statement still takes its own fresh one.
 	 */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "concord: SPI_connect failed");
 	state->in_remote_xact = true;
 }
 
@@ -127,8 +125,7 @@ void HandleCommit(protocol::Reader &r, shmem::PeerSlot *slot, XLogRecPtr *local_
 	if (state->skipping)
 		RecordSkippedTransaction(m.end_lsn);
 	FlushBatch();
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "concord: SPI_finish failed");
+	FinishSpi();
 	PopActiveSnapshot();
 	replorigin_session_origin_lsn = m.end_lsn;
 	replorigin_session_origin_timestamp = m.commit_time;
@@ -164,6 +161,7 @@ void AbandonRemoteTransaction() {
 	DiscardBatch();
 	if (state->in_remote_xact) {
 		AbortCurrentTransaction();
+		ForgetSpi();
 		state->in_remote_xact = false;
 		state->skipping = false;
 	}

@@ -17,6 +17,7 @@ extern "C" {
 #include "worker/apply/direct_apply.hpp"
 #include "worker/apply/plans.hpp"
 #include "worker/apply/run_as_owner.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/conflict/local_version.hpp"
 #include "extension/shmem/shared_state.hpp"
 #include "common/sql/statements.hpp"
@@ -55,7 +56,7 @@ namespace {
 
 uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what) {
 	OwnerScope owner(t->owner);
-	int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	int rc = ExecutePlan(plan, values, nulls, 0);
 	owner.Restore();
 	if (rc != expected)
 		elog(ERROR, "concord: %s on \"%s\" failed: %s", what, t->display_name, SPI_result_code_string(rc));
@@ -108,7 +109,7 @@ bool MayHaveTombstones(LocalTarget *t, uint64 *epoch) {
 		Oid types[1] = {OIDOID};
 		plan = PrepareKept("SELECT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = $1)", 1, types);
 	}
-	int rc = SPI_execute_plan(plan, params, nullptr, false, 1);
+	int rc = ExecutePlan(plan, params, nullptr, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "concord: looking for tombstones failed: %s", SPI_result_code_string(rc));
 	bool isnull;

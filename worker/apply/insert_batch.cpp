@@ -32,6 +32,7 @@ extern "C" {
 #include "worker/apply/execute.hpp"
 #include "worker/apply/plans.hpp"
 #include "worker/apply/run_as_owner.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/conflict/resolve.hpp"
 
 namespace concord::apply {
@@ -193,7 +194,7 @@ uint64 InsertBatch(RemoteRelation *rel, bool tombstones) {
 		ConvertTuple(t, &batch_rows[i]);
 	Datum *params = BuildArrays(t, tombstones);
 	OwnerScope owner(t->owner);
-	int rc = SPI_execute_plan(BatchInsertPlan(rel, tombstones), params, nullptr, false, 0);
+	int rc = ExecutePlan(BatchInsertPlan(rel, tombstones), params, nullptr, 0);
 	owner.Restore();
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: batched INSERT into \"%s\" failed: %s", t->display_name, SPI_result_code_string(rc));

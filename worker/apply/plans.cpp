@@ -12,6 +12,7 @@ extern "C" {
 
 #include "common/sql/statements.hpp"
 #include "extension/bridge/pg_guard.hpp"
+#include "worker/apply/spi_session.hpp"
 
 namespace concord::apply {
 
@@ -61,6 +62,7 @@ SPIPlanPtr PrepareKept(const char *sql, int nargs, Oid *types) {
 	 * and keep allocating after this call.
 	 */
 	MemoryContext caller = CurrentMemoryContext;
+	ConnectSpi();
 	/* Generic plans: the shape is always "find by key", re-planning per row would only cost. */
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == nullptr)

@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/spi_session.hpp"
 
 namespace concord::apply {
 
@@ -21,6 +22,7 @@ void RecordSkippedTransaction(XLogRecPtr remote_end_lsn) {
 	Oid types[4] = {TEXTOID, TIMESTAMPTZOID, PG_LSNOID, INT8OID};
 	Datum values[4] = {CStringGetTextDatum(state->peer_name), TimestampTzGetDatum(state->remote_commit_time),
 	                   LSNGetDatum(state->remote_final_lsn), Int64GetDatum(static_cast<int64>(state->changes_in_xact))};
+	ConnectSpi();
 	int rc = SPI_execute_with_args(
 	    "INSERT INTO concord.conflicts (relation, conflict_type, resolution, remote_origin, remote_commit_ts, "
 	    "remote_lsn, remote_tuple) VALUES (NULL, 'transaction_skipped', 'skipped', $1, $2, $3, "

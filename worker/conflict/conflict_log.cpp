@@ -13,6 +13,7 @@ extern "C" {
 
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/plans.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/conflict/local_version.hpp"
 #include "worker/conflict/rows.hpp"
 
@@ -63,7 +64,7 @@ void LogConflict(const apply::LocalTarget *t, conflict::ConflictType type, const
 	values[8] = remote_row != (Datum)0 ? CompositeToJson(remote_row) : (Datum)0;
 	nulls[8] = remote_row != (Datum)0 ? ' ' : 'n';
 	values[9] = LSNGetDatum(apply::state->remote_final_lsn);
-	int rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	int rc = apply::ExecutePlan(insert_plan, values, nulls, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: recording a conflict failed: %s", SPI_result_code_string(rc));
 }

@@ -23,6 +23,7 @@ extern "C" {
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/execute.hpp"
 #include "worker/apply/plans.hpp"
+#include "worker/apply/spi_session.hpp"
 #include "worker/conflict/rows.hpp"
 #include "worker/sync/initial_copy.hpp"
 
@@ -86,7 +87,7 @@ bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Versio
 		    "SELECT commit_ts, node FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3, types);
 	}
 	Datum params[3] = {ObjectIdGetDatum(relid), PointerGetDatum(key), TransactionIdGetDatum(xmin)};
-	int rc = SPI_execute_plan(recorded_lookup, params, nullptr, false, 1);
+	int rc = apply::ExecutePlan(recorded_lookup, params, nullptr, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "concord: looking up a recorded row version failed: %s", SPI_result_code_string(rc));
 	bool found = SPI_processed > 0;
@@ -128,7 +129,7 @@ RowIdentity FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
 	out->version = conflict::Version{};
 	out->row = (Datum)0;
 	out->origin_node = nullptr;
-	int rc = SPI_execute_plan(plan, params, nullptr, false, 1);
+	int rc = apply::ExecutePlan(plan, params, nullptr, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "concord: looking up the local row failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0) {
@@ -202,7 +203,7 @@ conflict::Version LookupTombstone(Oid relid, bytea *key) {
 		tombstone_lookup = apply::PrepareKept(sql, 2, types);
 	}
 	Datum params[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};
-	int rc = SPI_execute_plan(tombstone_lookup, params, nullptr, false, 1);
+	int rc = apply::ExecutePlan(tombstone_lookup, params, nullptr, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "concord: looking up a tombstone failed: %s", SPI_result_code_string(rc));
 	conflict::Version v;
@@ -227,7 +228,7 @@ void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, cons
 	Datum params[4] = {ObjectIdGetDatum(t->relid), PointerGetDatum(apply::TombstoneKey(t, key_values)),
 	                   TimestampTzGetDatum(version.commit_ts), CStringGetTextDatum(node)};
 	char nulls[5] = {' ', ' ', version.ts_known ? ' ' : 'n', ' ', '\0'};
-	int rc = SPI_execute_plan(recorded_upsert, params, nulls, false, 0);
+	int rc = apply::ExecutePlan(recorded_upsert, params, nulls, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: recording a row version failed: %s", SPI_result_code_string(rc));
 }
