@@ -253,5 +253,7 @@ for my $n (@nodes)
 
 # Nothing failed along the way.
 assert_links_streaming(\@nodes);
+# The slow paths' statements connect to SPI per transaction; nothing is left open.
+assert_no_resource_warnings(\@nodes);
 
 done_testing();

@@ -195,11 +195,6 @@ assert_links_streaming(\@nodes);
 
 # Firing AFTER ROW triggers on the direct path must not leave the table open:
 # PostgreSQL closes a leaked reference at commit, with a warning.
-for my $n (@nodes)
-{
-	my @leaks = grep { /reference leak/ } split /\n/, slurp_file($n->logfile);
-	is(scalar(@leaks), 0, $n->name . ': no relcache or buffer reference leak at commit')
-	  or diag join("\n", @leaks[0 .. ($#leaks < 4 ? $#leaks : 4)]);
-}
+assert_no_resource_warnings(\@nodes);
 
 done_testing();

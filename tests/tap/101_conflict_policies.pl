@@ -514,5 +514,7 @@ $_->safe_psql($db, 'INSERT INTO m_lww VALUES (' . $mark++ . ', 0)') for @nodes;
 ok(wait_converged(\@nodes), 'the mesh converges after the restart');
 assert_same_everywhere(\@nodes, 'm_lww', 'm_lww is still identical on every node');
 assert_links_streaming(\@nodes);
+# The slow paths' statements connect to SPI per transaction; nothing is left open.
+assert_no_resource_warnings(\@nodes);
 
 done_testing();

@@ -342,5 +342,7 @@ is_deeply(conflict_lines($na, 'public.pc', 'id', "remote_commit_ts > '" . ts_of(
 	[ conflict_line(3, 'update_origin_differs', 'custom', 'node_a', 'node_b', 'P4', 'P5', m_t(3, 0), m_t(3, 5)) ],
 	'recorded once, as resolved by the resolver');
 assert_links_streaming(\@nodes);
+# The slow paths' statements connect to SPI per transaction; nothing is left open.
+assert_no_resource_warnings(\@nodes);
 
 done_testing();

@@ -227,5 +227,7 @@ is( $na->safe_psql($db,
 		"SELECT conflict_type FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D3') . "'"),
 	'update_deleted', "node_a: node_b's later increment brings the row back (update_deleted)");
 assert_links_streaming(\@nodes);
+# The slow paths' statements connect to SPI per transaction; nothing is left open.
+assert_no_resource_warnings(\@nodes);
 
 done_testing();

@@ -27,7 +27,7 @@ our @EXPORT = qw(
   subscribe full_mesh chain wait_streaming
   wait_converged wait_for_peers_on poll_until wait_for_condition
   table_digest assert_same_everywhere assert_every_id_once rows_of
-  peers peer_of assert_links_streaming worker_pid proc_status
+  peers peer_of assert_links_streaming assert_no_resource_warnings worker_pid proc_status
   crash_node diag_peers start_stream
 );
 
@@ -313,6 +313,24 @@ sub assert_links_streaming
 				$n->name . " from $p->{peer_name}: streaming without error")
 			  or diag explain $p;
 		}
+	}
+	return;
+}
+
+# assert_no_resource_warnings(\@NODES) — one test per node: its server log
+# has none of the warnings PostgreSQL gives when it cleans up after code
+# that left something open at commit (a relation, buffer, snapshot, tuple
+# descriptor or cache reference; an SPI connection).  They do not fail the
+# transaction, so only the log shows them.
+sub assert_no_resource_warnings
+{
+	my ($nodes) = @_;
+	for my $n (@$nodes)
+	{
+		my @found = grep { /reference leak|refcount leak|non-empty SPI stack|was not closed/ }
+		  split /\n/, slurp_file($n->logfile);
+		is(scalar(@found), 0, $n->name . ': no resource left open at commit')
+		  or diag join("\n", @found[0 .. ($#found < 4 ? $#found : 4)]);
 	}
 	return;
 }
