@@ -217,7 +217,7 @@ public:
 	 * of them per row, and as calls they cost about 1,000 instructions per
 	 * single-row transaction (bench/RESULTS.md, "What was tried").
 	 */
-	uint8_t GetU8() { return Need(1) ? static_cast<uint8_t>(data_[pos_++]) : 0; }
+	uint8_t GetU8() { return GetBigEndian<uint8_t>(); }
 	uint16_t GetU16() { return GetBigEndian<uint16_t>(); }
 	uint32_t GetU32() { return GetBigEndian<uint32_t>(); }
 	int32_t GetI32() { return static_cast<int32_t>(GetU32()); }
