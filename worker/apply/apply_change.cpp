@@ -165,10 +165,8 @@ void ApplyTruncate(protocol::Reader &r) {
 		});
 		OwnerScope owner(owners[first]);
 		ConnectSpi();
-		int rc = SPI_execute(sql, false, 0);
+		RequireSpiResult(SPI_execute(sql, false, 0), SPI_OK_UTILITY, "TRUNCATE");
 		owner.Restore();
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "concord: TRUNCATE failed: %s", SPI_result_code_string(rc));
 	}
 }
 

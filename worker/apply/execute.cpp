@@ -56,10 +56,8 @@ namespace {
 
 uint64 Run(const LocalTarget *t, SPIPlanPtr plan, Datum *values, const char *nulls, int expected, const char *what) {
 	OwnerScope owner(t->owner);
-	int rc = ExecutePlan(plan, values, nulls, 0);
+	ExecutePlan(plan, values, nulls, 0, expected, what, t->display_name);
 	owner.Restore();
-	if (rc != expected)
-		elog(ERROR, "concord: %s on \"%s\" failed: %s", what, t->display_name, SPI_result_code_string(rc));
 	return SPI_processed;
 }
 
@@ -109,9 +107,7 @@ bool MayHaveTombstones(LocalTarget *t, uint64 *epoch) {
 		Oid types[1] = {OIDOID};
 		plan = PrepareKept("SELECT EXISTS (SELECT 1 FROM concord.tombstone WHERE relid = $1)", 1, types);
 	}
-	int rc = ExecutePlan(plan, params, nullptr, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "concord: looking for tombstones failed: %s", SPI_result_code_string(rc));
+	ExecutePlan(plan, params, nullptr, 1, SPI_OK_SELECT, "looking for tombstones");
 	bool isnull;
 	t->may_have_tombstones = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);

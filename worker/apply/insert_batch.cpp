@@ -194,10 +194,9 @@ uint64 InsertBatch(RemoteRelation *rel, bool tombstones) {
 		ConvertTuple(t, &batch_rows[i]);
 	Datum *params = BuildArrays(t, tombstones);
 	OwnerScope owner(t->owner);
-	int rc = ExecutePlan(BatchInsertPlan(rel, tombstones), params, nullptr, 0);
+	ExecutePlan(BatchInsertPlan(rel, tombstones), params, nullptr, 0, SPI_OK_INSERT, "batched INSERT",
+	            t->display_name);
 	owner.Restore();
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "concord: batched INSERT into \"%s\" failed: %s", t->display_name, SPI_result_code_string(rc));
 	return SPI_processed;
 }
 

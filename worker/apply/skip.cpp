@@ -28,8 +28,7 @@ void RecordSkippedTransaction(XLogRecPtr remote_end_lsn) {
 	    "remote_lsn, remote_tuple) VALUES (NULL, 'transaction_skipped', 'skipped', $1, $2, $3, "
 	    "jsonb_build_object('changes', $4))",
 	    4, types, values, nullptr, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "concord: recording the skipped transaction failed: %s", SPI_result_code_string(rc));
+	RequireSpiResult(rc, SPI_OK_INSERT, "recording the skipped transaction");
 	ereport(LOG, (errmsg("concord: skipped the transaction from peer \"%s\" ending at %X/%X (%llu changes), as "
 	                     "requested by concord.skip_transaction()",
 	                     state->peer_name, CONCORD_LSN_ARGS(remote_end_lsn),

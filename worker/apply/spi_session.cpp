@@ -34,9 +34,18 @@ void ConnectSpi() {
 	connected = true;
 }
 
-int ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count) {
+void RequireSpiResult(int rc, int expected, const char *what, const char *relation) {
+	if (rc == expected)
+		return;
+	if (relation != nullptr)
+		elog(ERROR, "concord: %s on \"%s\" failed: %s", what, relation, SPI_result_code_string(rc));
+	elog(ERROR, "concord: %s failed: %s", what, SPI_result_code_string(rc));
+}
+
+void ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count, int expected, const char *what,
+                 const char *relation) {
 	ConnectSpi();
-	return SPI_execute_plan(plan, values, nulls, false, count);
+	RequireSpiResult(SPI_execute_plan(plan, values, nulls, false, count), expected, what, relation);
 }
 
 void FinishSpi() {

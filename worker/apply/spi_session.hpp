@@ -26,8 +26,16 @@ namespace concord::apply {
 /* Connects to SPI unless this remote transaction already has; the caller's memory context stays current. */
 void ConnectSpi();
 
-/* SPI_execute_plan (never read-only) after ConnectSpi. */
-int ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count);
+/*
+ * SPI_execute_plan (never read-only) after ConnectSpi; raises "concord:
+ * <what> [on "<relation>"] failed: <result>" unless SPI returns `expected`.
+ * The rows it read or wrote are in SPI_processed / SPI_tuptable.
+ */
+void ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count, int expected, const char *what,
+                 const char *relation = nullptr);
+
+/* ExecutePlan's check, for a statement run without a plan (SPI_execute...). */
+void RequireSpiResult(int rc, int expected, const char *what, const char *relation = nullptr);
 
 /* At COMMIT: finishes the connection if the transaction made one. */
 void FinishSpi();

@@ -64,9 +64,7 @@ void LogConflict(const apply::LocalTarget *t, conflict::ConflictType type, const
 	values[8] = remote_row != (Datum)0 ? CompositeToJson(remote_row) : (Datum)0;
 	nulls[8] = remote_row != (Datum)0 ? ' ' : 'n';
 	values[9] = LSNGetDatum(apply::state->remote_final_lsn);
-	int rc = apply::ExecutePlan(insert_plan, values, nulls, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "concord: recording a conflict failed: %s", SPI_result_code_string(rc));
+	apply::ExecutePlan(insert_plan, values, nulls, 0, SPI_OK_INSERT, "recording a conflict");
 }
 
 } // namespace concord::conflict_pg

@@ -87,9 +87,7 @@ bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Versio
 		    "SELECT commit_ts, node FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3, types);
 	}
 	Datum params[3] = {ObjectIdGetDatum(relid), PointerGetDatum(key), TransactionIdGetDatum(xmin)};
-	int rc = apply::ExecutePlan(recorded_lookup, params, nullptr, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "concord: looking up a recorded row version failed: %s", SPI_result_code_string(rc));
+	apply::ExecutePlan(recorded_lookup, params, nullptr, 1, SPI_OK_SELECT, "looking up a recorded row version");
 	bool found = SPI_processed > 0;
 	if (found) {
 		bool isnull;
@@ -129,9 +127,7 @@ RowIdentity FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
 	out->version = conflict::Version{};
 	out->row = (Datum)0;
 	out->origin_node = nullptr;
-	int rc = apply::ExecutePlan(plan, params, nullptr, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "concord: looking up the local row failed: %s", SPI_result_code_string(rc));
+	apply::ExecutePlan(plan, params, nullptr, 1, SPI_OK_SELECT, "looking up the local row");
 	if (SPI_processed == 0) {
 		SPI_freetuptable(SPI_tuptable);
 		return {InvalidTransactionId, InvalidRepOriginId};
@@ -203,9 +199,7 @@ conflict::Version LookupTombstone(Oid relid, bytea *key) {
 		tombstone_lookup = apply::PrepareKept(sql, 2, types);
 	}
 	Datum params[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};
-	int rc = apply::ExecutePlan(tombstone_lookup, params, nullptr, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "concord: looking up a tombstone failed: %s", SPI_result_code_string(rc));
+	apply::ExecutePlan(tombstone_lookup, params, nullptr, 1, SPI_OK_SELECT, "looking up a tombstone");
 	conflict::Version v;
 	if (SPI_processed > 0) {
 		char *node;
@@ -228,9 +222,7 @@ void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, cons
 	Datum params[4] = {ObjectIdGetDatum(t->relid), PointerGetDatum(apply::TombstoneKey(t, key_values)),
 	                   TimestampTzGetDatum(version.commit_ts), CStringGetTextDatum(node)};
 	char nulls[5] = {' ', ' ', version.ts_known ? ' ' : 'n', ' ', '\0'};
-	int rc = apply::ExecutePlan(recorded_upsert, params, nulls, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "concord: recording a row version failed: %s", SPI_result_code_string(rc));
+	apply::ExecutePlan(recorded_upsert, params, nulls, 0, SPI_OK_INSERT, "recording a row version");
 }
 
 } // namespace concord::conflict_pg
