@@ -12,6 +12,8 @@
 #      all its processes (second) are killed with SIGKILL.  What node_a
 #      committed before each crash is what every node must hold; the rest
 #      was never committed.
+#   3. A restarted apply worker: it reports to its provider only what is
+#      flushed, so a crash right after its restart loses nothing.
 use strict;
 use warnings;
 
@@ -129,6 +131,57 @@ check_exactly_once('provider crashes',
 	node_c  => [ 100001 .. 100000 + $n ],
 	%committed,
 	node_b2 => [ 200001 .. 200000 + 2 * $n ]);
+
+# --- 3. a restarted apply worker reports only what is on disk --------------
+# A new apply worker starts at its origin's progress, which already counts
+# the asynchronous commits of the worker before it, written to disk or not.
+# With node_b's WAL writer slowed to 10 s, node_b applies one transaction
+# from node_a and its apply worker is terminated while that commit is still
+# in WAL buffers (not even written to the kernel, which a crash of the
+# server's processes would not lose).  By the time the next worker has
+# confirmed the transaction to node_a (which will never send it again), the
+# commit must be flushed; node_b then crashes, and the transaction must
+# have survived.  (Something else may write node_b's WAL before the
+# worker is terminated, e.g. a checkpoint: then the attempt proves nothing
+# and is made again.)
+$nb->safe_psql($db, "ALTER SYSTEM SET wal_writer_delay = '10s'");
+$nb->safe_psql($db, "ALTER SYSTEM SET autovacuum = off");
+$nb->reload;
+my $link    = 'concord_node_a__node_b';
+my $reached = 0;
+for my $attempt (1 .. 6)
+{
+	my $id = 300000 + $attempt;
+	$na->safe_psql($db, "INSERT INTO t (id, origin) VALUES ($id, 'restart')");
+	ok(poll_until($nb, "SELECT count(*) = 1 FROM t WHERE id = $id", 't', 60),
+		"restart attempt $attempt: node_b applied the transaction");
+	my ($remote, $local) = split /\|/, $nb->safe_psql($db,
+		"SELECT remote_lsn, local_lsn FROM pg_replication_origin_status WHERE external_id = '$link'");
+	my $old = worker_pid($nb, 'node_a');
+	next unless $nb->safe_psql($db, "SELECT '$local' > pg_current_wal_lsn()") eq 't';
+	$nb->safe_psql($db, "SELECT pg_terminate_backend($old)");
+	ok( poll_until(
+			$na,
+			"SELECT confirmed_flush_lsn >= '$remote' FROM pg_replication_slots WHERE slot_name = '$link'",
+			't', 60),
+		'restart: the next apply worker confirmed the transaction to node_a');
+	is($nb->safe_psql($db, "SELECT '$local' <= pg_current_wal_flush_lsn()"),
+		't', 'restart: node_b had flushed the commit by then');
+	crash_node($nb, all => 1);
+	$nb->start;
+	is($nb->safe_psql($db, "SELECT count(*) FROM t WHERE id = $id"),
+		'1', 'restart: the confirmed transaction survived the crash of node_b');
+	$reached = 1;
+	last;
+}
+ok($reached, 'restart: a commit was still unwritten when its worker was terminated');
+$nb->safe_psql($db, 'ALTER SYSTEM RESET wal_writer_delay');
+$nb->safe_psql($db, 'ALTER SYSTEM RESET autovacuum');
+$nb->reload;
+ok(wait_converged(\@nodes), 'after the restart and crash, the mesh converges');
+my $restarted = $na->safe_psql($db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t WHERE origin = 'restart'");
+is($_->safe_psql($db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t WHERE origin = 'restart'"),
+	$restarted, $_->name . ': has every transaction of the restart attempts') for ($nb, $nc);
 assert_same_everywhere(\@nodes, 't', 't identical on every node');
 
 done_testing();

@@ -363,7 +363,14 @@ void Run() {
 	StartTransactionCommand();
 	replorigin_session_setup(state->origin);
 	replorigin_session_origin = state->origin;
-	XLogRecPtr start = replorigin_session_get_progress(false);
+	/*
+	 * The origin's progress counts the asynchronous commits of the worker
+	 * before us, which may still sit in WAL buffers.  Everything we report
+	 * from here on is taken as safe to forget by the peer, so flush our WAL
+	 * up to the origin's last local commit first (what `true` asks for);
+	 * otherwise a crash now would lose a transaction the peer never resends.
+	 */
+	XLogRecPtr start = replorigin_session_get_progress(true);
 	CommitTransactionCommand();
 	shmem::AttachWriterWindow(static_cast<int>(my_slot - shmem::state->peers), MyDatabaseId, state->origin);
 
