@@ -87,4 +87,45 @@ my $end = peer_of($nb, 'node_a');
 ok($end->{status} eq 'streaming' && !defined $end->{last_error}, 'no error after the schema changes')
   or diag explain $end;
 
+# The provider's table changes in the middle of a transaction, between
+# inserts: the relation metadata arrives again between rows of two shapes,
+# which must not be applied as one batch.  Three tables: inserts into
+# m_copy go through COPY; m_unnest has a tombstone, so through INSERT ...
+# SELECT FROM unnest(...); in m_swap a dropped and an added column keep the
+# column count, so nothing but the values' placement could tell.  node_b has
+# every column either shape uses.
+for my $t (qw(m_copy m_unnest m_swap))
+{
+	my $old = $t eq 'm_swap' ? ', old text' : '';
+	$na->safe_psql($db, "CREATE TABLE public.$t (id int PRIMARY KEY, v text$old); SELECT concord.add_table('public.$t')");
+	$nb->safe_psql($db,
+		"CREATE TABLE public.$t (id int PRIMARY KEY, v text$old, c text); SELECT concord.add_table('public.$t')");
+}
+$na->safe_psql($db, "INSERT INTO m_unnest VALUES (100, 'gone'); DELETE FROM m_unnest WHERE id = 100");
+ok(wait_for_peers_on($na), 'a deleted row of m_unnest arrived');
+is($nb->safe_psql($db, "SELECT count(*) FROM concord.tombstone WHERE relid = 'public.m_unnest'::regclass"),
+	'1', 'node_b holds a tombstone of m_unnest');
+for my $t (qw(m_copy m_unnest))
+{
+	$na->safe_psql($db, "BEGIN; INSERT INTO $t VALUES (1, 'a'), (2, 'b'); ALTER TABLE $t ADD COLUMN c text; "
+		  . "INSERT INTO $t VALUES (3, 'c', 'c3'), (4, 'd', 'c4'); COMMIT");
+}
+$na->safe_psql($db, "BEGIN; INSERT INTO m_swap VALUES (1, 'a', 'o1'), (2, 'b', 'o2'); "
+	  . "ALTER TABLE m_swap DROP COLUMN old; ALTER TABLE m_swap ADD COLUMN c text; "
+	  . "INSERT INTO m_swap VALUES (3, 'c', 'c3'), (4, 'd', 'c4'); COMMIT");
+ok(wait_for_peers_on($na), 'transactions whose table changed between their inserts apply');
+for my $t (qw(m_copy m_unnest))
+{
+	is($nb->safe_psql($db, "SELECT string_agg(id || ':' || v || ':' || coalesce(c, '-'), ',' ORDER BY id) FROM $t"),
+		'1:a:-,2:b:-,3:c:c3,4:d:c4', "node_b: $t holds each row in its own shape");
+}
+is( $nb->safe_psql($db,
+		"SELECT string_agg(id || ':' || v || ':' || coalesce(old, '-') || ':' || coalesce(c, '-'), ',' ORDER BY id) "
+		  . 'FROM m_swap'),
+	'1:a:o1:-,2:b:o2:-,3:c:-:c3,4:d:-:c4',
+	'node_b: m_swap holds each value in its own column');
+my $mid = peer_of($nb, 'node_a');
+ok($mid->{status} eq 'streaming' && !defined $mid->{last_error}, 'no error after the changes within transactions')
+  or diag explain $mid;
+
 done_testing();

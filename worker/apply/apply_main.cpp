@@ -48,6 +48,7 @@ extern "C" {
 #include "extension/shmem/writer_window.hpp"
 #include "worker/apply/apply_change.hpp"
 #include "worker/apply/apply_state.hpp"
+#include "worker/apply/insert_batch.hpp"
 #include "worker/apply/apply_xact.hpp"
 #include "worker/apply/relation_map.hpp"
 #include "worker/apply/tuple_values.hpp"
@@ -195,6 +196,12 @@ void HandleMessage(const char *data, size_t len) {
 		protocol::RelationHeader h;
 		r.GetRelationHeader(&h);
 		CheckReader(r, "RELATION");
+		/*
+		 * The table changed mid-transaction (or is met again): rows gathered
+		 * so far have the old shape, and the entry they point to is about to
+		 * describe the new one.
+		 */
+		FlushBatch();
 		StoreRelation(h, r);
 		break;
 	}

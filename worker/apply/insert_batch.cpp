@@ -220,6 +220,8 @@ void PrepareBatchFor(RemoteRelation *rel) {
 void AddToBatch(RemoteRelation *rel, const TupleValues &row) {
 	if (batch_rel != nullptr && batch_rel != rel)
 		elog(ERROR, "concord: a row of another relation was added to an insert batch");
+	if (batch_count > 0 && row.ncols != batch_rows[0].ncols)
+		elog(ERROR, "concord: a row of another shape was added to an insert batch");
 	batch_rel = rel;
 	batch_rows[batch_count++] = row;
 	for (int c = 0; c < row.ncols; c++)
