@@ -3,6 +3,8 @@
  */
 #include "common/sql/statements.hpp"
 
+#include <stdexcept>
+
 namespace concord::sql {
 
 namespace {
@@ -149,6 +151,28 @@ std::string BuildBatchInsert(std::string_view table, Names columns, bool overrid
 	return out;
 }
 
+namespace {
+
+/*
+ * The value a delta column gets from a change that took it from $old to
+ * $new at the peer:
+ * - the peer left it alone: the local value, whatever it is (NULL stays NULL);
+ * - nothing changed it here since the peer's old value: exactly the peer's
+ *   new value (NULL included, and no rounding of real numbers);
+ * - otherwise both sides changed it: the local value plus the peer's
+ *   difference, a NULL on any side counting as 0, so concurrent increments
+ *   add up in any order.
+ */
+std::string DeltaExpression(const std::string &col, const std::string &new_value, const std::string &old_value,
+                            std::string_view type) {
+	std::string zero = "CAST(0 AS " + std::string(type) + ")";
+	return "CASE WHEN " + new_value + " IS NOT DISTINCT FROM " + old_value + " THEN " + col + " WHEN " + col +
+	       " IS NOT DISTINCT FROM " + old_value + " THEN " + new_value + " ELSE COALESCE(" + col + ", " + zero +
+	       ") + (COALESCE(" + new_value + ", " + zero + ") - COALESCE(" + old_value + ", " + zero + ")) END";
+}
+
+} // namespace
+
 std::string BuildUpdate(std::string_view table, Names set_columns, Names key_columns, const UpdateOptions &options) {
 	bool guarded = options.guarded;
 	bool recorded = guarded && options.recorded_check;
@@ -173,9 +197,9 @@ std::string BuildUpdate(std::string_view table, Names set_columns, Names key_col
 		out.append(col);
 		out.append(" = ");
 		if (delta != nullptr && delta[i]) {
-			/* local + (remote_new - remote_old); a NULL side counts as 0 */
-			out.append("COALESCE(" + col + ", 0) + (COALESCE(" + Param(i + 1) + ", 0) - COALESCE(" +
-			           Param(next_old++) + ", 0))");
+			if (i >= options.delta_types.count)
+				throw std::invalid_argument("BuildUpdate: no type for delta column " + col);
+			out.append(DeltaExpression(col, Param(i + 1), Param(next_old++), options.delta_types.items[i]));
 		} else {
 			out.append(Param(i + 1));
 		}

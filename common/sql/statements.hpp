@@ -79,11 +79,18 @@ struct UpdateOptions {
 	 */
 	bool recorded_check = false;
 	/*
-	 * One flag per SET column: merged as a delta, s = local + ($new - $old);
-	 * the old values follow all other parameters, in the order the delta
+	 * One flag per SET column: merged as a delta (see DeltaExpression in
+	 * statements.cpp: in short s = local + ($new - $old), a NULL counting as
+	 * 0); the old values follow all other parameters, in the order the delta
 	 * columns appear.  nullptr: no deltas.
 	 */
 	const bool *delta = nullptr;
+	/*
+	 * With delta: one SQL type name per SET column (read for delta columns
+	 * only), the column's base type, for a zero of that type: an untyped 0
+	 * has no common type with money.  Required when a flag is set.
+	 */
+	Names delta_types;
 };
 
 /* UPDATE t SET s1 = $1 .. sk = $k WHERE key1 = $(k+1) .. keym = $(k+m) [see UpdateOptions] */

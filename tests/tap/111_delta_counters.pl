@@ -25,6 +25,10 @@
 #    names node_a, its recorded version node_b's), so node_a's delete must
 #    be decided against that recorded version and lose; node_a brings the
 #    row back as update_deleted.  The row exists on every node.
+# 4. NULLs and money: a NULL delta column an update leaves alone stays NULL
+#    (not 0), setting it to a value or to NULL arrives exactly, concurrent
+#    increments of a NULL counter add up (NULL counting as 0), and a money
+#    counter merges (money has no common type with an untyped 0).
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -226,6 +230,46 @@ is( $nb->safe_psql($db,
 is( $na->safe_psql($db,
 		"SELECT conflict_type FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D3') . "'"),
 	'update_deleted', "node_a: node_b's later increment brings the row back (update_deleted)");
+# --- 4. NULLs and money ----------------------------------------------------------
+# A delta column may be NULL: a change that leaves it alone keeps it as it
+# is (NULL, not 0), one that sets it takes the sender's value exactly (NULL
+# too); a concurrent increment adds up with NULL counting as 0.  A money
+# column merges with money's own zero.
+create_table_everywhere(\@nodes, q{
+	CREATE TABLE public.maybe (id int PRIMARY KEY, hits int, note text);
+	ALTER TABLE public.maybe REPLICA IDENTITY FULL;
+	CREATE TABLE public.cash (id int PRIMARY KEY, amt money NOT NULL);
+	ALTER TABLE public.cash REPLICA IDENTITY FULL;
+}, 'public.maybe', 'public.cash');
+$_->safe_psql($db, "SELECT concord.set_delta_columns('public.maybe', '{hits}'); "
+	  . "SELECT concord.set_delta_columns('public.cash', '{amt}')") for @nodes;
+sub hits_everywhere
+{
+	my ($id) = @_;
+	return join(' ', map { $_->safe_psql($db, "SELECT coalesce(hits::text, 'NULL') FROM maybe WHERE id = $id") } @nodes);
+}
+$na->safe_psql($db, "INSERT INTO maybe VALUES (1, NULL, 'x'), (2, NULL, 'x'); INSERT INTO cash VALUES (1, 5)");
+$na->safe_psql($db, "UPDATE maybe SET note = 'y' WHERE id = 1");
+ok(wait_converged(\@nodes), 'nulls: converged after an update leaving the delta column alone');
+is(hits_everywhere(1), 'NULL NULL NULL', 'nulls: a NULL delta column left alone stays NULL everywhere');
+$na->safe_psql($db, "UPDATE maybe SET hits = 5 WHERE id = 1");
+ok(wait_converged(\@nodes), 'nulls: converged after setting the column');
+is(hits_everywhere(1), '5 5 5', 'nulls: NULL set to 5 is 5 everywhere');
+$na->safe_psql($db, "UPDATE maybe SET hits = NULL WHERE id = 1");
+ok(wait_converged(\@nodes), 'nulls: converged after setting the column to NULL');
+is(hits_everywhere(1), 'NULL NULL NULL', 'nulls: set to NULL is NULL everywhere');
+pause_all(\@nodes);
+labelled_txn($na, 'N1', 'UPDATE maybe SET hits = coalesce(hits, 0) + 1 WHERE id = 2');
+labelled_txn($nb, 'N2', 'UPDATE maybe SET hits = coalesce(hits, 0) + 10 WHERE id = 2');
+labelled_txn($na, 'M1', 'UPDATE cash SET amt = amt + 1::money WHERE id = 1');
+labelled_txn($nb, 'M2', 'UPDATE cash SET amt = amt + 10::money WHERE id = 1');
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'nulls and money: concurrent increments converged');
+is(hits_everywhere(2), '11 11 11', 'nulls: concurrent increments of a NULL counter add up (NULL as 0)');
+is($_->safe_psql($db, 'SELECT amt::numeric FROM cash WHERE id = 1'), '16.00', $_->name . ': money 5 + 1 + 10')
+  for @nodes;
+assert_same_everywhere(\@nodes, 'maybe', 'nulls: maybe identical on every node');
+
 assert_links_streaming(\@nodes);
 # The slow paths' statements connect to SPI per transaction; nothing is left open.
 assert_no_resource_warnings(\@nodes);

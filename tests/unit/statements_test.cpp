@@ -13,6 +13,7 @@
 #include <cctype>
 #include <initializer_list>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -99,12 +100,13 @@ std::map<size_t, int> Params(const std::string &sql) {
 }
 
 /* $1..$n each used once, except those listed in `twice` (used exactly twice). */
-void ExpectParamsOneToN(const std::string &sql, size_t n, std::initializer_list<size_t> twice = {}) {
+/* $1..$n each appear once, except those `uses` names (parameter -> times). */
+void ExpectParamsOneToN(const std::string &sql, size_t n, const std::map<size_t, int> &uses = {}) {
 	std::map<size_t, int> expected;
 	for (size_t i = 1; i <= n; i++)
 		expected[i] = 1;
-	for (size_t i : twice)
-		expected[i] = 2;
+	for (const auto &[param, times] : uses)
+		expected[param] = times;
 	EXPECT_EQ(Params(sql), expected) << sql;
 }
 
@@ -174,19 +176,32 @@ TEST(BuildGuardedInsert, Exact) {
 	          "INSERT INTO \"public\".\"t\" (\"id\", \"v\") VALUES ($1, $2) ON CONFLICT (\"id\") DO NOTHING");
 }
 
+/* Base types of up to three SET columns, for their delta expressions. */
+const std::string_view kDeltaTypes[] = {"integer", "pg_catalog.money", "numeric"};
+
 UpdateOptions Guarded(uint32_t recorded_relid = 0, const bool *delta = nullptr) {
 	UpdateOptions o;
 	o.guarded = true;
 	o.relid = recorded_relid;
 	o.recorded_check = recorded_relid != 0;
 	o.delta = delta;
+	o.delta_types = {kDeltaTypes, 3};
 	return o;
 }
 
-UpdateOptions Deltas(const bool *delta) {
+UpdateOptions Deltas(const bool *delta, size_t ntypes = 3) {
 	UpdateOptions o;
 	o.delta = delta;
+	o.delta_types = {kDeltaTypes, ntypes};
 	return o;
+}
+
+/* What a delta column `col` of base type `type` is set to, from $n (new) and $o (old). */
+std::string DeltaOf(const std::string &col, int n, int o, const std::string &type) {
+	std::string nv = "$" + std::to_string(n), ov = "$" + std::to_string(o), zero = "CAST(0 AS " + type + ")";
+	return "CASE WHEN " + nv + " IS NOT DISTINCT FROM " + ov + " THEN " + col + " WHEN " + col +
+	       " IS NOT DISTINCT FROM " + ov + " THEN " + nv + " ELSE COALESCE(" + col + ", " + zero + ") + (COALESCE(" +
+	       nv + ", " + zero + ") - COALESCE(" + ov + ", " + zero + ")) END";
 }
 
 const std::string kRecorded = " AND NOT concord.version_recorded(";
@@ -222,34 +237,39 @@ TEST(BuildUpdate, DeltaColumns) {
 	NameList key{"id"};
 	const bool delta[] = {false, true, true};
 	/* old values follow SET ($1..$3), key ($4) and the guard ($5..$9): n's is $10, m's is $11 */
+	/* each delta column's zero has that column's type (n is money, m numeric) */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(0, delta)),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
-	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($10, 0)), "
-	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($11, 0)) "
-	          "WHERE \"id\" = $4 AND " +
-	              Origin(5));
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"n\" = " + DeltaOf("\"n\"", 2, 10, "pg_catalog.money") +
+	              ", \"m\" = " + DeltaOf("\"m\"", 3, 11, "numeric") + " WHERE \"id\" = $4 AND " + Origin(5));
 	/* without the guard the old values follow the key */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Deltas(delta)),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
-	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($5, 0)), "
-	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($6, 0)) "
-	          "WHERE \"id\" = $4");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"n\" = " + DeltaOf("\"n\"", 2, 5, "pg_catalog.money") +
+	              ", \"m\" = " + DeltaOf("\"m\"", 3, 6, "numeric") + " WHERE \"id\" = $4");
 	/* the recorded-version check adds no parameter: it reuses the guard's key bytes ($7) */
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), key.names(), Guarded(77, delta)),
-	          "UPDATE \"public\".\"t\" SET \"a\" = $1, "
-	          "\"n\" = COALESCE(\"n\", 0) + (COALESCE($2, 0) - COALESCE($10, 0)), "
-	          "\"m\" = COALESCE(\"m\", 0) + (COALESCE($3, 0) - COALESCE($11, 0)) "
-	          "WHERE \"id\" = $4 AND " +
-	              Origin(5, 77) + kRecorded +
-	              "77::pg_catalog.oid, $7, xmin)");
+	          "UPDATE \"public\".\"t\" SET \"a\" = $1, \"n\" = " + DeltaOf("\"n\"", 2, 10, "pg_catalog.money") +
+	              ", \"m\" = " + DeltaOf("\"m\"", 3, 11, "numeric") + " WHERE \"id\" = $4 AND " +
+	              Origin(5, 77) + kRecorded + "77::pg_catalog.oid, $7, xmin)");
+	/* the written form of one, in full */
+	EXPECT_EQ(DeltaOf("\"n\"", 2, 5, "integer"),
+	          "CASE WHEN $2 IS NOT DISTINCT FROM $5 THEN \"n\" WHEN \"n\" IS NOT DISTINCT FROM $5 THEN $2 ELSE "
+	          "COALESCE(\"n\", CAST(0 AS integer)) + (COALESCE($2, CAST(0 AS integer)) - COALESCE($5, CAST(0 AS "
+	          "integer))) END");
+}
+
+TEST(BuildUpdate, DeltaColumnNeedsItsType) {
+	const bool delta[] = {false, true};
+	/* a type for the first SET column only: the delta column (the second) has none */
+	EXPECT_THROW(BuildUpdate(kTable, NameList{"a", "n"}.names(), NameList{"id"}.names(), Deltas(delta, 1)),
+	             std::invalid_argument);
 }
 
 TEST(BuildUpdate, DeltaColumnWithAwkwardName) {
 	NameList set{"bal\"ance"};
 	const bool delta[] = {true};
 	EXPECT_EQ(BuildUpdate(kTable, set.names(), NameList{"id"}.names(), Deltas(delta)),
-	          "UPDATE \"public\".\"t\" SET \"bal\"\"ance\" = COALESCE(\"bal\"\"ance\", 0) + (COALESCE($1, 0) - "
-	          "COALESCE($3, 0)) WHERE \"id\" = $2");
+	          "UPDATE \"public\".\"t\" SET \"bal\"\"ance\" = " + DeltaOf("\"bal\"\"ance\"", 1, 3, "integer") +
+	              " WHERE \"id\" = $2");
 }
 
 TEST(BuildUpdate, AllFalseDeltaIsPlainUpdate) {
@@ -350,6 +370,8 @@ std::vector<std::string> BuildAll(const Shape &s, const std::string &name) {
 	options.relid = 16384;
 	options.recorded_check = s.recorded;
 	options.delta = s.delta.empty() ? nullptr : delta;
+	std::vector<std::string_view> types(s.set_count, "integer");
+	options.delta_types = {types.data(), types.size()};
 	out.push_back(BuildUpdate(table, set.names(), key.names(), options));
 	out.push_back(BuildDelete(table, key.names(), s.guarded));
 	out.push_back(BuildLookup(table, key.names()));
@@ -368,7 +390,7 @@ TEST_P(StatementShape, NamesNeverChangeTheSkeleton) {
 	}
 }
 
-TEST_P(StatementShape, ParametersAreOneToNEachOnce) {
+TEST_P(StatementShape, ParametersAreOneToN) {
 	const Shape &s = GetParam();
 	size_t deltas = 0;
 	for (bool d : s.delta)
@@ -377,12 +399,16 @@ TEST_P(StatementShape, ParametersAreOneToNEachOnce) {
 		std::vector<std::string> built = BuildAll(s, name);
 		ExpectParamsOneToN(built[0], s.set_count);
 		ExpectParamsOneToN(built[1], s.set_count + 1);
+		/* a delta column's new and old values appear three times each in its CASE */
+		std::map<size_t, int> uses;
+		size_t old_value = s.set_count + s.key_count + (s.guarded ? kGuardParams : 0) + 1;
+		for (size_t i = 0; i < s.delta.size(); i++)
+			if (s.delta[i])
+				uses[i + 1] = uses[old_value++] = 3;
 		/* the recorded-version check reuses the guard's key bytes (its third parameter) */
-		size_t key_bytes = s.set_count + s.key_count + 3;
 		if (s.guarded && s.recorded)
-			ExpectParamsOneToN(built[2], s.set_count + s.key_count + kGuardParams + deltas, {key_bytes});
-		else
-			ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? kGuardParams : 0) + deltas);
+			uses[s.set_count + s.key_count + 3] = 2;
+		ExpectParamsOneToN(built[2], s.set_count + s.key_count + (s.guarded ? kGuardParams : 0) + deltas, uses);
 		ExpectParamsOneToN(built[3], s.key_count + (s.guarded ? kGuardParams : 0));
 		ExpectParamsOneToN(built[4], s.key_count);
 		ExpectParamsOneToN(built[5], s.set_count + s.key_count);

@@ -5,6 +5,8 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 }
 
@@ -149,6 +151,7 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	MemoryContext old = MemoryContextSwitchTo(t->context);
 	bool *set = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
 	bool *set_delta = static_cast<bool *>(palloc(sizeof(bool) * Max(t->ncols, 1)));
+	auto *set_types = static_cast<std::string_view *>(palloc0(sizeof(std::string_view) * Max(t->ncols, 1)));
 	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (2 * t->ncols + t->nkeys + sql::kGuardParams)));
 	int nargs = 0;
 	int nset = 0;
@@ -158,7 +161,10 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 		set[c] = UpdateWrites(rel, unchanged, c) && (!delta_only || t->is_delta[c]);
 		if (set[c]) {
 			types[nargs++] = t->types[c];
-			set_delta[nset++] = delta && t->is_delta[c];
+			set_delta[nset] = delta && t->is_delta[c];
+			if (set_delta[nset])
+				set_types[nset] = format_type_be_qualified(getBaseType(t->types[c]));
+			nset++;
 		}
 	}
 	nargs = AppendKeyTypes(t, types, nargs);
@@ -173,6 +179,7 @@ SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarde
 	/* Delta tables may hold rows whose version is recorded, not their xmin's: those take the slow path. */
 	options.recorded_check = guarded && t->has_delta;
 	options.delta = delta ? set_delta : nullptr;
+	options.delta_types = {set_types, static_cast<size_t>(nset)};
 	char *sql = pg::ToPalloc([&] { return sql::BuildUpdate(t->qualified_name, ColumnNames(rel, set), KeyNames(rel), options); });
 	auto *u = static_cast<UpdatePlan *>(palloc0(sizeof(UpdatePlan)));
 	u->unchanged = static_cast<char *>(palloc(Max(t->ncols, 1)));
