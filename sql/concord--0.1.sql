@@ -147,10 +147,10 @@ CREATE FUNCTION concord.join_mesh(node_name text, dsn text, via_dsn text, timeou
 COMMENT ON FUNCTION concord.join_mesh(text, text, text, interval) IS
     'makes this database a member of the mesh reachable through via_dsn: subscribes both ways, copies the data once, returns when caught up';
 
-CREATE FUNCTION concord.leave_mesh() RETURNS void
+CREATE FUNCTION concord.leave_mesh(timeout interval DEFAULT '60s') RETURNS void
     AS 'MODULE_PATHNAME', 'concord_leave_mesh' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION concord.leave_mesh() IS
-    'removes this node from the mesh: every member stops pulling from it, it stops pulling from them, slots are dropped everywhere';
+COMMENT ON FUNCTION concord.leave_mesh(interval) IS
+    'removes this node from the mesh once every member has applied what it committed (at most timeout): every member stops pulling from it, it stops pulling from them, slots are dropped everywhere';
 
 CREATE FUNCTION concord.copy_table(relation regclass, peer_name text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'concord_copy_table' LANGUAGE C STRICT VOLATILE;
@@ -339,7 +339,7 @@ REVOKE ALL ON FUNCTION
     concord.create_node(text, text), concord.drop_node(),
     concord.subscribe(text, text, boolean, boolean), concord.unsubscribe(text),
     concord.pause(text), concord.resume(text), concord.wait_for_peers(interval, text[]),
-    concord.join_mesh(text, text, text, interval), concord.leave_mesh(), concord.copy_table(regclass, text),
+    concord.join_mesh(text, text, text, interval), concord.leave_mesh(interval), concord.copy_table(regclass, text),
     concord.copy_progress(),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
@@ -349,7 +349,7 @@ GRANT EXECUTE ON FUNCTION
     concord.create_node(text, text), concord.drop_node(),
     concord.subscribe(text, text, boolean, boolean), concord.unsubscribe(text),
     concord.pause(text), concord.resume(text), concord.wait_for_peers(interval, text[]),
-    concord.join_mesh(text, text, text, interval), concord.leave_mesh(), concord.copy_table(regclass, text),
+    concord.join_mesh(text, text, text, interval), concord.leave_mesh(interval), concord.copy_table(regclass, text),
     concord.add_table(regclass, text), concord.set_conflict_policy(regclass, text, regprocedure),
     concord.set_delta_columns(regclass, text[]), concord.remove_table(regclass),
     concord.skip_transaction(text), concord.prune_conflicts(interval)

@@ -37,6 +37,7 @@ extern "C" {
 #include "extension/remote/remote.hpp"
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/access.hpp"
+#include "extension/sqlapi/peer_wait.hpp"
 #include "extension/sqlapi/pending.hpp"
 #include "extension/sqlapi/secret_guard.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
@@ -320,7 +321,21 @@ Datum LeaveMesh(FunctionCallInfo fcinfo) {
 	RequirePreloaded();
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
+	Interval *timeout = PG_GETARG_INTERVAL_P(0);
 	List *subs = catalog::LoadSubscriptions();
+
+	/*
+	 * What this node committed must reach every member before they let go of
+	 * it: a member's unsubscribe drops its slot here, and what it had not
+	 * applied by then would never reach it.
+	 */
+	if (!WaitForSubscribers(node.node_name, NIL, IntervalMs(timeout)))
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("not every member applied what node \"%s\" committed within %s", node.node_name,
+		                       IntervalText(timeout)),
+		                errdetail("Nothing was changed: every member still subscribes to this node."),
+		                errhint("Check concord.peers on the members (a paused or failing link never catches up), "
+		                        "then call leave_mesh again, with a longer timeout if they are only behind.")));
 
 	/* Every member stops pulling from us first: its unsubscribe drops its slot here. */
 	ListCell *lc;

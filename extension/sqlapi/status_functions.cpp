@@ -29,6 +29,7 @@ extern "C" {
 #include "extension/catalog/catalog.hpp"
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/access.hpp"
+#include "extension/sqlapi/peer_wait.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(concord_peer_status);
@@ -126,43 +127,6 @@ Datum CopyProgress(FunctionCallInfo fcinfo) {
 	return (Datum)0;
 }
 
-/* True if slot `name` feeds one of `peers` (all subscribers when peers is NIL). */
-bool SlotFeedsPeer(const char *name, const char *prefix, List *peers) {
-	size_t prefix_len = strlen(prefix);
-	if (strncmp(name, prefix, prefix_len) != 0)
-		return false;
-	if (peers == NIL)
-		return true;
-	ListCell *lc;
-	foreach (lc, peers)
-		if (strcmp(name + prefix_len, static_cast<const char *>(lfirst(lc))) == 0)
-			return true;
-	return false;
-}
-
-/*
- * True when every slot through which a subscriber (of `peers`, or any) pulls
- * from this node has confirmed `target`.  *found counts such slots.
- */
-bool SubscribersConfirmed(const char *prefix, List *peers, XLogRecPtr target, int *found) {
-	bool all = true;
-	*found = 0;
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	for (int i = 0; i < max_replication_slots; i++) {
-		ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
-		if (!s->in_use || s->data.database != MyDatabaseId || !SlotFeedsPeer(NameStr(s->data.name), prefix, peers))
-			continue;
-		(*found)++;
-		SpinLockAcquire(&s->mutex);
-		XLogRecPtr confirmed = s->data.confirmed_flush;
-		SpinLockRelease(&s->mutex);
-		if (confirmed < target)
-			all = false;
-	}
-	LWLockRelease(ReplicationSlotControlLock);
-	return all;
-}
-
 Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	RequireAdmin("concord.wait_for_peers");
 	if (PG_ARGISNULL(0))
@@ -188,40 +152,11 @@ Datum WaitForPeers(FunctionCallInfo fcinfo) {
 	}
 	catalog::NodeInfo node;
 	catalog::RequireLocalNode(&node);
-	char *prefix = pg::ToPalloc([&] { return naming::ProviderSlotPrefix(node.node_name); });
-
-	int found;
-	SubscribersConfirmed(prefix, peers, InvalidXLogRecPtr, &found);
-	if (peers != NIL && found < list_length(peers)) {
-		/* A named peer that does not pull from us can never confirm anything. */
+	/* A named peer that does not pull from us can never confirm anything. */
+	if (peers != NIL && CountSubscribers(node.node_name, peers) < list_length(peers))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
 		                errmsg("not every named peer subscribes to node \"%s\"", node.node_name)));
-	}
-	if (found == 0)
-		PG_RETURN_BOOL(true);
-
-	/*
-	 * A marker record ends everything committed before this call; once each
-	 * subscriber's slot confirms its end, they have applied all of it.  The
-	 * record also wakes walsenders that are idle.
-	 */
-	XLogRecPtr target = LogLogicalMessage("concord", "", 0, false);
-	XLogFlush(target);
-
-	int64 timeout_ms = (int64)(timeout->time / 1000) + (int64)timeout->day * 86400000LL +
-	                   (int64)timeout->month * 30LL * 86400000LL;
-	TimestampTz deadline = GetCurrentTimestamp() + timeout_ms * 1000;
-	for (;;) {
-		if (SubscribersConfirmed(prefix, peers, target, &found))
-			PG_RETURN_BOOL(true);
-		long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (remaining <= 0)
-			PG_RETURN_BOOL(false);
-		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining < 20 ? remaining : 20,
-		                PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
+	PG_RETURN_BOOL(WaitForSubscribers(node.node_name, peers, IntervalMs(timeout)));
 }
 
 Datum PruneConflicts(FunctionCallInfo fcinfo) {

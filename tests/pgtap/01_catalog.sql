@@ -106,7 +106,7 @@ SELECT function_returns('concord', 'pause', ARRAY['text'], 'void');
 SELECT function_returns('concord', 'resume', ARRAY['text'], 'void');
 SELECT function_returns('concord', 'wait_for_peers', ARRAY['interval', 'text[]'], 'boolean');
 SELECT function_returns('concord', 'join_mesh', ARRAY['text', 'text', 'text', 'interval'], 'void');
-SELECT function_returns('concord', 'leave_mesh', ARRAY[]::name[], 'void');
+SELECT function_returns('concord', 'leave_mesh', ARRAY['interval'], 'void');
 SELECT function_returns('concord', 'copy_table', ARRAY['regclass', 'text'], 'bigint');
 SELECT function_returns('concord', 'prune_conflicts', ARRAY['interval'], 'bigint');
 SELECT function_returns('concord', 'copy_progress', ARRAY[]::name[], 'setof record');
@@ -166,7 +166,7 @@ SELECT volatility_is('concord', 'create_node', ARRAY['text', 'text'], 'volatile'
 SELECT volatility_is('concord', 'subscribe', ARRAY['text', 'text', 'boolean', 'boolean'], 'volatile');
 SELECT volatility_is('concord', 'wait_for_peers', ARRAY['interval', 'text[]'], 'volatile');
 SELECT volatility_is('concord', 'join_mesh', ARRAY['text', 'text', 'text', 'interval'], 'volatile');
-SELECT volatility_is('concord', 'leave_mesh', ARRAY[]::name[], 'volatile');
+SELECT volatility_is('concord', 'leave_mesh', ARRAY['interval'], 'volatile');
 SELECT volatility_is('concord', 'copy_table', ARRAY['regclass', 'text'], 'volatile');
 SELECT volatility_is('concord', 'prune_conflicts', ARRAY['interval'], 'volatile');
 SELECT is_strict('concord', 'redact_dsn', ARRAY['text']);

@@ -13,7 +13,7 @@ INSERT INTO config_functions VALUES
     ('concord.create_node(text, text)'), ('concord.drop_node()'),
     ('concord.subscribe(text, text, boolean, boolean)'), ('concord.unsubscribe(text)'),
     ('concord.pause(text)'), ('concord.resume(text)'), ('concord.wait_for_peers(interval, text[])'),
-    ('concord.join_mesh(text, text, text, interval)'), ('concord.leave_mesh()'),
+    ('concord.join_mesh(text, text, text, interval)'), ('concord.leave_mesh(interval)'),
     ('concord.copy_table(regclass, text)'), ('concord.prune_conflicts(interval)'),
     ('concord.add_table(regclass, text)'), ('concord.set_conflict_policy(regclass, text, regprocedure)'),
     ('concord.set_delta_columns(regclass, text[])'), ('concord.remove_table(regclass)'),

@@ -3,8 +3,11 @@
 #
 # node_a, node_b and node_c form a full mesh by hand; node_d joins with
 # join_mesh and writes rows of its own.  Then, while node_a, node_b and
-# node_c run a background load, node_d calls leave_mesh().  Right after it
+# node_c run a background load, node_d commits 100,000 rows and at once
+# calls leave_mesh() (before that, a leave that times out while a member's
+# link from node_d is paused fails and changes nothing).  Right after it
 # returns:
+#   - every member has node_d's last rows (leave_mesh waited for them);
 #   - no replication slot for node_d remains on any node (neither the
 #     members' slots that fed node_d nor node_d's slots that fed them), and
 #     no walsender serves node_d any more;
@@ -67,8 +70,28 @@ my @loads = map { start_load($_, $base{ $_->name }, 10, 120) } @members;
 ok(poll_until($_, "SELECT count(*) >= 50 FROM public.load_log WHERE id > 1000000", 't', 60),
 	$_->name . ': the load is writing')
   for @members;
+# A member that cannot catch up with node_d (its link is paused) makes
+# leave_mesh fail after its timeout, with nothing changed.
+$na->safe_psql($db, "SELECT concord.pause('node_d')");
+seed_rows($nd, 4999999, 4999999);
+($ret, $out, $err) = $nd->psql($db, "SELECT concord.leave_mesh('2s')");
+isnt($ret, 0, 'leave_mesh() fails while a member has not applied what node_d committed');
+like($err, qr/not every member applied what node "node_d" committed within 00:00:02/, 'the error says why')
+  or diag($err);
+is($nd->safe_psql($db, 'SELECT count(*) FROM concord.nodes'), '1', 'node_d is still a node after the failed leave');
+is(join(',', map { slots_for_node($_, 'node_d') } @members),
+	join(',', map { link_name($_->name, 'node_d') } @members),
+	'after the failed leave, each member still holds its slot for node_d');
+$na->safe_psql($db, "SELECT concord.resume('node_d')");
+
+# What node_d commits right before it leaves reaches every member: leave_mesh
+# waits for them to apply it before they let go of node_d.
+seed_rows($nd, 4100001, 4200000);
 ($ret, $out, $err) = leave_mesh($nd);
 is($ret, 0, 'leave_mesh() on node_d succeeded under load') or diag($err);
+is($_->safe_psql($db, "SELECT count(*) FROM t WHERE id BETWEEN 4100001 AND 4200000 OR id = 4999999"),
+	'100001', $_->name . ': has the rows node_d committed just before it left')
+  for @members;
 unlike($err, qr/WARNING/, 'leave_mesh() gave no warning (every slot could be dropped)') or diag($err);
 
 # Nothing of node_d remains, at once.
