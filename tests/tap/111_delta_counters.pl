@@ -29,6 +29,9 @@
 #    (not 0), setting it to a value or to NULL arrives exactly, concurrent
 #    increments of a NULL counter add up (NULL counting as 0), and a money
 #    counter merges (money has no common type with an untyped 0).
+# 5. One remote transaction changes a row twice and the first change loses:
+#    the second is decided against the version that won (recorded by the
+#    merge), so a later note wins everywhere and an older delete loses.
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -269,6 +272,26 @@ is(hits_everywhere(2), '11 11 11', 'nulls: concurrent increments of a NULL count
 is($_->safe_psql($db, 'SELECT amt::numeric FROM cash WHERE id = 1'), '16.00', $_->name . ': money 5 + 1 + 10')
   for @nodes;
 assert_same_everywhere(\@nodes, 'maybe', 'nulls: maybe identical on every node');
+
+# --- 5. a losing change and a later change of the same row in one transaction ----
+# node_b increments row 3 and then sets its note in one transaction; node_a
+# later increments it and sets the note too.  Where node_b's transaction
+# arrives after node_a's, its increment loses (merged, node_a's version
+# recorded) and its second update must then meet that version and lose as
+# well, not pass as node_b's own write.  Row 4: node_b increments and then
+# deletes it, node_a later increments it; the delete must lose.
+$na->safe_psql($db, "INSERT INTO maybe VALUES (3, 0, 'init'), (4, 0, 'init')");
+ok(wait_converged(\@nodes), 'same row twice: rows 3 and 4 everywhere');
+pause_all(\@nodes);
+labelled_txn($nb, 'S1', "UPDATE maybe SET hits = hits + 1 WHERE id = 3; UPDATE maybe SET note = 'b' WHERE id = 3; "
+	  . 'UPDATE maybe SET hits = hits + 1 WHERE id = 4; DELETE FROM maybe WHERE id = 4');
+labelled_txn($na, 'S2', "UPDATE maybe SET hits = hits + 10, note = 'a' WHERE id IN (3, 4)");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'same row twice: converged');
+is(join(' ', map { $_->safe_psql($db, "SELECT hits || '/' || note FROM maybe WHERE id = 3") } @nodes),
+	'11/a 11/a 11/a', "same row twice: node_a's later note wins everywhere, both increments add up");
+is(join(' ', map { $_->safe_psql($db, 'SELECT count(*) FROM maybe WHERE id = 4') } @nodes),
+	'1 1 1', "same row twice: node_b's older delete loses everywhere");
 
 assert_links_streaming(\@nodes);
 # The slow paths' statements connect to SPI per transaction; nothing is left open.

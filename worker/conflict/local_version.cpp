@@ -106,10 +106,14 @@ bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Versio
 
 /*
  * Copied rows and rows of delta tables may carry a recorded version; a copied
- * row without one is older than any known write.
+ * row without one is older than any known write.  On a delta table that
+ * includes a row this very transaction wrote: a change that lost merged its
+ * deltas into the local row and recorded the local version that won, and
+ * the transaction's later changes of that row must meet that version, not
+ * pass as the peer's own write.
  */
 void ApplyRecordedVersion(const apply::LocalTarget *t, RowIdentity id, const Datum *key_values, LocalRow *row) {
-	if (!row->exists || row->version.in_current_xact)
+	if (!row->exists || (row->version.in_current_xact && !t->has_delta))
 		return;
 	bool copied = IsCopyOrigin(id.origin);
 	if (!copied && !t->has_delta)
