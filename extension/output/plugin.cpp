@@ -56,7 +56,11 @@ struct PluginState {
 	MemoryContext cache_context;  /* relation cache, whole session */
 	uint32 proto_version;
 	StringInfoData batch;         /* framed messages not sent yet */
+	uint32 skipped_changes;       /* changes of tables not replicated, for ReportSkippedProgress */
 };
+
+/* Changes skipped between two progress reports (as PostgreSQL's own plugin does). */
+constexpr uint32 kSkippedChangesPerProgress = 100;
 
 /* Per transaction: has BEGIN gone out? */
 struct TxnState {
@@ -217,11 +221,27 @@ OldTupleKind OldKind(Relation rel) {
 	return rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL ? OldTupleKind::kFull : OldTupleKind::kKey;
 }
 
+/*
+ * A large transaction on tables that are not replicated is replayed here
+ * with nothing to send, possibly for minutes.  Reporting progress now and
+ * then lets the walsender read the subscriber's messages and send its
+ * keepalives meanwhile (every wal_sender_timeout / 2); without them the
+ * subscriber hears nothing, gives up after concord.peer_timeout, and the
+ * replay starts over on reconnection, every time.
+ */
+void ReportSkippedProgress(LogicalDecodingContext *ctx) {
+	PluginState *state = State(ctx);
+	if (++state->skipped_changes % kSkippedChangesPerProgress == 0)
+		OutputPluginUpdateProgress(ctx, false);
+}
+
 void Change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, ReorderBufferChange *change) {
 	PluginState *state = State(ctx);
 	RelationEntry *e = GetRelationEntry(rel);
-	if (!e->replicated)
+	if (!e->replicated) {
+		ReportSkippedProgress(ctx);
 		return;
+	}
 
 	MemoryContext old = MemoryContextSwitchTo(state->change_context);
 	HeapTuple newtuple = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : nullptr;

@@ -2,7 +2,9 @@
 # replicates, and the apply worker's memory stays flat: its peak resident set
 # (VmHWM, and VmRSS / RssAnon sampled during the apply from
 # /proc/<concord.peers.worker_pid>/status) stays under 100 MB.  The same
-# holds for a transaction of 150 rows of 1 MB each (150 MB).
+# holds for a transaction of 150 rows of 1 MB each (150 MB).  And a large
+# transaction on a table that is not replicated does not cut the link while
+# the provider's walsender replays it with nothing to send.
 #
 # shared_buffers is 32 MB here: the resident set of a backend counts the
 # shared buffers it touched, and the apply of a million rows touches them
@@ -106,5 +108,29 @@ is($nb->safe_psql($db, $big_sum), $na->safe_psql($db, $big_sum), 'node_b holds t
 my $p = peer_of($nb, 'node_a');
 ok($p->{status} eq 'streaming' && !defined $p->{last_error}, 'node_b streams from node_a without error')
   or diag explain $p;
+
+# 3. A large transaction on a table that is not replicated: node_a's
+# walsender replays it with nothing to send, for longer than node_b waits
+# for a sign of life (concord.peer_timeout 1 s here).  The keepalives it
+# sends meanwhile (every wal_sender_timeout / 2 = 0.5 s) keep the link up:
+# the row node_a commits next arrives and node_b never gave up on the peer.
+$na->safe_psql($db, "ALTER SYSTEM SET wal_sender_timeout = '1s'");
+$na->reload;
+$nb->safe_psql($db, "ALTER SYSTEM SET concord.peer_timeout = '1s'");
+$nb->reload;
+$na->safe_psql($db, 'CREATE TABLE public.local_only (id int, payload text)');
+$t0 = time;
+$na->safe_psql($db, "INSERT INTO local_only SELECT g, md5(g::text) FROM generate_series(1, 2000000) g");
+$na->safe_psql($db, "INSERT INTO t VALUES (-1, 'after the local transaction', 0)");
+ok(poll_until($nb, 'SELECT count(*) = 1 FROM t WHERE id = -1', 't', 120),
+	'a row committed after a long transaction on a table that is not replicated arrives');
+note(sprintf('it arrived %.1fs after the local transaction began', time - $t0));
+my $q = peer_of($nb, 'node_a');
+is($q->{failures}, $p->{failures}, 'node_b never gave up on node_a during the replay (no reconnection)')
+  or diag explain $q;
+$nb->safe_psql($db, 'ALTER SYSTEM RESET concord.peer_timeout');
+$nb->reload;
+$na->safe_psql($db, 'ALTER SYSTEM RESET wal_sender_timeout');
+$na->reload;
 
 done_testing();
