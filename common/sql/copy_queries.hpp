@@ -1,10 +1,12 @@
 /*
  * copy_queries.hpp — the SQL an initial copy runs on the peer (pure C++).
  *
- * Two COPY ... TO STDOUT queries per table, under one snapshot: the rows
- * themselves, and each row's version (commit timestamp and origin node),
- * keyed by the tombstone key of the row, computed on the peer with the same
- * send() functions and framing (u32 length, bytes) as concord's tombstones.
+ * Four COPY ... TO STDOUT queries per table, under one snapshot: the rows
+ * themselves, each row's version (commit timestamp and origin node), keyed
+ * by the tombstone key of the row, computed on the peer with the same
+ * send() functions and framing (u32 length, bytes) as concord's
+ * tombstones; then the peer's tombstones of the table and their versions (a
+ * key deleted there stays deleted against older changes here).
  */
 #pragma once
 
@@ -36,5 +38,18 @@ std::string BuildKeyExpression(std::string_view alias, Names key_columns, Names 
  */
 std::string BuildCopyVersionsQuery(std::string_view qualified_table, uint32_t local_relid, std::string_view key_expr,
                                    std::string_view peer);
+
+/*
+ * COPY of (local_relid, key) for every tombstone the peer keeps for the
+ * table, except those whose key has a live row there (the row supersedes
+ * them, and carries the key's version).  `live_key_expr` is the key
+ * expression of the table's rows aliased `live` (BuildKeyExpression).
+ */
+std::string BuildCopyTombstonesQuery(std::string_view qualified_table, uint32_t local_relid,
+                                     std::string_view live_key_expr);
+
+/* The versions of those same tombstones, as BuildCopyVersionsQuery gives them for rows. */
+std::string BuildCopyTombstoneVersionsQuery(std::string_view qualified_table, uint32_t local_relid,
+                                            std::string_view live_key_expr, std::string_view peer);
 
 } // namespace concord::sql

@@ -37,12 +37,14 @@ void BumpAtCommit(XactEvent event, void *) {
 	}
 }
 
+} // namespace
+
 /*
  * Bumps the relation's epoch when the transaction commits — after the
  * tombstone is visible, and (callbacks run before locks are released) before
  * anyone waiting on this transaction's rows goes on.
  */
-void NoteTombstone(Oid relid) {
+void NoteTombstones(Oid relid) {
 	if (shmem::state == nullptr)
 		return;
 	if (!callback_registered) {
@@ -51,8 +53,6 @@ void NoteTombstone(Oid relid) {
 	}
 	buckets_to_bump |= UINT64CONST(1) << (relid % shmem::kTombstoneBuckets);
 }
-
-} // namespace
 
 
 bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values) {
@@ -70,7 +70,7 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values) {
 }
 
 void Record(Oid relid, bytea *key) {
-	NoteTombstone(relid);
+	NoteTombstones(relid);
 	Oid owner = catalog::ExtensionOwner();
 	Oid saved_user;
 	int saved_context;

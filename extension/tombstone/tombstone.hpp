@@ -7,8 +7,9 @@
  * Keys are the concatenated binary send() forms of the key columns in
  * attribute-number order (u32 length + bytes each): independent of session
  * settings such as DateStyle or TimeZone, so a delete by any session and a
- * lookup by the apply worker agree.  Tombstones are local to a node: keys
- * are never compared across nodes.
+ * lookup by the apply worker agree.  Tombstones are local to a node, except
+ * that an initial copy brings the peer's along with the rows (the key
+ * columns' types being the same on both, as the copy requires anyway).
  */
 #pragma once
 
@@ -31,5 +32,12 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values);
  * as the extension owner.  Inside SPI or not; connects itself.
  */
 void Record(Oid relid, bytea *key);
+
+/*
+ * Call when this transaction wrote tombstones of relid other than through
+ * Record (an initial copy): the apply workers' cached "this table has no
+ * tombstones" answers go stale when it commits.
+ */
+void NoteTombstones(Oid relid);
 
 } // namespace concord::tombstone

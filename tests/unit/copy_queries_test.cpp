@@ -134,5 +134,37 @@ TEST(CopyVersionsQuery, PeerNameIsALiteralWhateverItHolds) {
 	EXPECT_EQ(sql.substr(sql.size() - 11), ") TO STDOUT") << sql;
 }
 
+TEST(CopyTombstonesQuery, TombstonesOfTheTableWithoutALiveRow) {
+	NameListFixture keys({"id"});
+	NameListFixture sends({"pg_catalog.int4send"});
+	std::string live = BuildKeyExpression("live", keys.names(), sends.names());
+	EXPECT_EQ(BuildCopyTombstonesQuery("\"s\".\"t\"", 16384, live),
+	          "COPY (SELECT 16384::pg_catalog.oid, r.key FROM concord.tombstone AS r WHERE r.relid = "
+	          "'\"s\".\"t\"'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM \"s\".\"t\" AS live WHERE " +
+	              live + " = r.key)) TO STDOUT");
+}
+
+TEST(CopyTombstoneVersionsQuery, SameVersionsAsRowsForTheSameTombstones) {
+	NameListFixture keys({"id"});
+	NameListFixture sends({"pg_catalog.int4send"});
+	std::string live = BuildKeyExpression("live", keys.names(), sends.names());
+	std::string sql = BuildCopyTombstoneVersionsQuery("\"s\".\"t\"", 16384, live, "n1");
+	EXPECT_EQ(sql.rfind("COPY (SELECT 16384::pg_catalog.oid, r.key, ", 0), 0u) << sql;
+	EXPECT_NE(sql.find(" FROM concord.tombstone AS r LEFT JOIN LATERAL pg_catalog.pg_xact_commit_timestamp_origin(r.xmin)"),
+	          std::string::npos)
+	    << sql;
+	EXPECT_NE(sql.find("cv.relid = r.relid AND cv.key = r.key AND cv.xmin = r.xmin"), std::string::npos) << sql;
+	/* exactly the tombstones BuildCopyTombstonesQuery copies */
+	std::string filter = " WHERE r.relid = '\"s\".\"t\"'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM "
+	                     "\"s\".\"t\" AS live WHERE " +
+	                     live + " = r.key)) TO STDOUT";
+	EXPECT_EQ(sql.substr(sql.size() - filter.size()), filter) << sql;
+	/* the version expressions are those of rows */
+	std::string rows = BuildCopyVersionsQuery("\"s\".\"t\"", 16384, "r.key", "n1");
+	EXPECT_EQ(sql.substr(0, sql.find(" FROM ")), rows.substr(0, rows.find(" FROM "))) << sql;
+	for (const std::string peer : {"x'y", "a\\b", "'; DROP TABLE t; --"})
+		EXPECT_EQ(Skeleton(BuildCopyTombstoneVersionsQuery("\"s\".\"t\"", 16384, live, peer)), Skeleton(sql)) << peer;
+}
+
 } // namespace
 } // namespace concord::sql

@@ -105,6 +105,20 @@ bool RecordedVersion(Oid relid, bytea *key, TransactionId xmin, conflict::Versio
 }
 
 /*
+ * The version recorded for the row or tombstone `key` written by id.xmin, if
+ * any; otherwise a copied one (an initial copy wrote it) is older than any
+ * known write.
+ */
+void UseRecordedVersion(Oid relid, bytea *key, RowIdentity id, conflict::Version *v, char **node_store) {
+	if (RecordedVersion(relid, key, id.xmin, v, node_store))
+		return;
+	if (IsCopyOrigin(id.origin)) {
+		v->ts_known = false;
+		v->commit_ts = 0;
+	}
+}
+
+/*
  * Copied rows and rows of delta tables may carry a recorded version; a copied
  * row without one is older than any known write.  On a delta table that
  * includes a row this very transaction wrote: a change that lost merged its
@@ -118,12 +132,7 @@ void ApplyRecordedVersion(const apply::LocalTarget *t, RowIdentity id, const Dat
 	bool copied = IsCopyOrigin(id.origin);
 	if (!copied && !t->has_delta)
 		return;
-	if (RecordedVersion(t->relid, apply::TombstoneKey(t, key_values), id.xmin, &row->version, &row->origin_node))
-		return;
-	if (copied) {
-		row->version.ts_known = false;
-		row->version.commit_ts = 0;
-	}
+	UseRecordedVersion(t->relid, apply::TombstoneKey(t, key_values), id, &row->version, &row->origin_node);
 }
 
 RowIdentity FetchRow(SPIPlanPtr plan, Datum *params, LocalRow *out) {
@@ -205,11 +214,14 @@ conflict::Version LookupTombstone(Oid relid, bytea *key) {
 	Datum params[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};
 	apply::ExecutePlan(tombstone_lookup, params, nullptr, 1, SPI_OK_SELECT, "looking up a tombstone");
 	conflict::Version v;
-	if (SPI_processed > 0) {
-		char *node;
-		(void)ReadVersion(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &v, &node);
-	}
+	RowIdentity id{InvalidTransactionId, InvalidRepOriginId};
+	char *node = nullptr;
+	if (SPI_processed > 0)
+		id = ReadVersion(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &v, &node);
 	SPI_freetuptable(SPI_tuptable);
+	/* A tombstone an initial copy brought keeps the delete's version on the peer it came from. */
+	if (v.exists && IsCopyOrigin(id.origin))
+		UseRecordedVersion(relid, key, id, &v, &node);
 	return v;
 }
 

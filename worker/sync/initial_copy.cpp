@@ -32,6 +32,7 @@ extern "C" {
 #include "extension/remote/remote.hpp"
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/pending.hpp"
+#include "extension/tombstone/tombstone.hpp"
 #include "worker/apply/run_as_owner.hpp"
 
 namespace concord::sync {
@@ -135,6 +136,14 @@ uint64 CopyInto(Relation rel, List *attnames, PGconn *conn, const char *copy_que
 	return rows;
 }
 
+/* CopyInto one of concord's own tables. */
+uint64 CopyIntoConcordTable(const char *table, List *attnames, PGconn *conn, const char *copy_query, const char *peer) {
+	Relation rel = table_open(get_relname_relid(table, get_namespace_oid("concord", false)), RowExclusiveLock);
+	uint64 rows = CopyInto(rel, attnames, conn, copy_query, peer, nullptr);
+	table_close(rel, NoLock);
+	return rows;
+}
+
 struct RemoteTable {
 	char *nspname;
 	char *relname;
@@ -190,8 +199,8 @@ sql::Names ToNames(List *strings) {
 	return {items, n};
 }
 
-/* The tombstone key expression for the local table's key, evaluated on the peer. */
-char *KeyExpression(Relation rel) {
+/* The tombstone key expression of row `alias` for the local table's key, evaluated on the peer. */
+char *KeyExpression(Relation rel, const char *alias) {
 	Bitmapset *key = catalog::KeyColumns(rel);
 	List *names = NIL;
 	List *sends = NIL;
@@ -206,7 +215,7 @@ char *KeyExpression(Relation rel) {
 		sends = lappend(sends, quote_qualified_identifier(get_namespace_name(get_func_namespace(send)),
 		                                                  get_func_name(send)));
 	}
-	return pg::ToPalloc([&] { return sql::BuildKeyExpression("r", ToNames(names), ToNames(sends)); });
+	return pg::ToPalloc([&] { return sql::BuildKeyExpression(alias, ToNames(names), ToNames(sends)); });
 }
 
 shmem::CopySlot *ClaimProgress(const char *peer, int tables) {
@@ -275,26 +284,40 @@ uint64 CopyTable(PGconn *data, const char *peer, RemoteTable *rt, shmem::CopySlo
 		attnames = lappend(attnames, makeString(pstrdup(col)));
 	}
 	char *rows_query = pg::ToPalloc([&] { return sql::BuildCopyRowsQuery(remote_name, ToNames(rt->columns)); });
-	char *key_expr = KeyExpression(rel);
+	char *key_expr = KeyExpression(rel, "r");
 	char *versions_query =
 	    pg::ToPalloc([&] { return sql::BuildCopyVersionsQuery(remote_name, relid, key_expr, peer); });
+	char *live_key_expr = KeyExpression(rel, "live");
+	char *tombstones_query =
+	    pg::ToPalloc([&] { return sql::BuildCopyTombstonesQuery(remote_name, relid, live_key_expr); });
+	char *tombstone_versions_query =
+	    pg::ToPalloc([&] { return sql::BuildCopyTombstoneVersionsQuery(remote_name, relid, live_key_expr, peer); });
 
 	apply::OwnerScope owner(rel->rd_rel->relowner);
 	uint64 rows = CopyInto(rel, attnames, data, rows_query, peer, progress);
 	owner.Restore();
 	table_close(rel, NoLock);
 
-	/* The table is empty: versions recorded by an earlier copy into it describe nothing now. */
-	Oid version_types[1] = {OIDOID};
-	Datum version_values[1] = {ObjectIdGetDatum(relid)};
-	catalog::Write("DELETE FROM concord.row_version WHERE relid = $1", 1, version_types, version_values, nullptr,
+	/*
+	 * The table was empty: versions and tombstones recorded here before
+	 * describe nothing now; the peer's, copied under the same snapshot, take
+	 * their place.  Its tombstones matter as much as its rows: without them a
+	 * change older than a delete there would find no trace of the key here
+	 * and bring the row back.
+	 */
+	Oid relid_types[1] = {OIDOID};
+	Datum relid_values[1] = {ObjectIdGetDatum(relid)};
+	catalog::Write("DELETE FROM concord.row_version WHERE relid = $1", 1, relid_types, relid_values, nullptr,
 	               SPI_OK_DELETE);
-	Relation versions = table_open(get_relname_relid("row_version", get_namespace_oid("concord", false)),
-	                               RowExclusiveLock);
+	catalog::Write("DELETE FROM concord.tombstone WHERE relid = $1", 1, relid_types, relid_values, nullptr,
+	               SPI_OK_DELETE);
 	List *version_columns = list_make4(makeString(pstrdup("relid")), makeString(pstrdup("key")),
 	                                   makeString(pstrdup("commit_ts")), makeString(pstrdup("node")));
-	CopyInto(versions, version_columns, data, versions_query, peer, nullptr);
-	table_close(versions, NoLock);
+	CopyIntoConcordTable("row_version", version_columns, data, versions_query, peer);
+	if (CopyIntoConcordTable("tombstone", list_make2(makeString(pstrdup("relid")), makeString(pstrdup("key"))), data,
+	                         tombstones_query, peer) > 0)
+		tombstone::NoteTombstones(relid);
+	CopyIntoConcordTable("row_version", version_columns, data, tombstone_versions_query, peer);
 
 	if (progress != nullptr) {
 		LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
