@@ -21,6 +21,7 @@ int peer_timeout_ms = 60000;
 int feedback_interval_ms = 1000;
 int conflict_retention_s = 30 * 24 * 3600;
 int tombstone_min_age_s = 300;
+int housekeeping_interval_s = 60;
 
 void Define() {
 	/* A postmaster-level setting can only be defined while preloading (else FATAL). */
@@ -48,6 +49,11 @@ void Define() {
 	                        "A tombstone is pruned once every peer has applied all its changes committed this long "
 	                        "after the delete.",
 	                        &tombstone_min_age_s, 300, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("concord.housekeeping_interval",
+	                        "How often each database's manager prunes conflicts, tombstones and recorded versions.",
+	                        "The manager looks at least every 10 s, so shorter intervals act as 10 s at most.",
+	                        &housekeeping_interval_s, 60, 1, 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+	                        nullptr);
 	MarkGUCPrefixReserved("concord");
 }
 

@@ -20,6 +20,7 @@ extern int conflict_retention_s;
 
 /* Extra age a tombstone must reach beyond every peer's safe time before pruning (s). */
 extern int tombstone_min_age_s;
+extern int housekeeping_interval_s;
 
 /* Defines every parameter; called from _PG_init. */
 void Define();

@@ -28,6 +28,7 @@ MessageType Reader::GetMessageType() {
 	case MessageType::kDelete:
 	case MessageType::kTruncate:
 	case MessageType::kCommit:
+	case MessageType::kClock:
 		return static_cast<MessageType>(t);
 	}
 	if (ok()) {
@@ -49,6 +50,11 @@ bool Reader::GetCommit(CommitMessage *out) {
 	out->commit_lsn = GetU64();
 	out->end_lsn = GetU64();
 	out->commit_time = GetI64();
+	return ok();
+}
+
+bool Reader::GetClock(ClockMessage *out) {
+	out->now = GetI64();
 	return ok();
 }
 
@@ -226,6 +232,12 @@ std::string DescribeMessage(const char *data, size_t len) {
 			CommitMessage m;
 			if (r.GetCommit(&m))
 				out = "COMMIT";
+			break;
+		}
+		case MessageType::kClock: {
+			ClockMessage m;
+			if (r.GetClock(&m))
+				out = "CLOCK";
 			break;
 		}
 		case MessageType::kRelation: {

@@ -56,6 +56,7 @@ enum class MessageType : char {
 	kDelete = 'D',
 	kTruncate = 'T',
 	kCommit = 'C',
+	kClock = 'K',
 };
 
 enum class ValueKind : char {
@@ -87,6 +88,22 @@ struct CommitMessage {
 	uint64_t end_lsn = 0;
 	int64_t commit_time = 0;
 };
+
+/*
+ * The provider's clock, at a point of its WAL between transactions: every
+ * transaction it committed before `now` has been sent ahead of this message
+ * (tombstone pruning relies on it; see worker/apply/apply_main.cpp).
+ */
+struct ClockMessage {
+	int64_t now = 0; /* microseconds since 2000-01-01, as TimestampTz */
+};
+
+/*
+ * Prefix of the non-transactional logical messages a node writes to its WAL
+ * with its clock (8 bytes, the TimestampTz in the server's byte order); its
+ * output plugin sends each as a ClockMessage.
+ */
+inline constexpr const char *kClockMessagePrefix = "concord.clock";
 
 struct RelationHeader {
 	uint32_t relid = 0;
@@ -146,6 +163,10 @@ public:
 		PutU64(m.commit_lsn);
 		PutU64(m.end_lsn);
 		PutI64(m.commit_time);
+	}
+	void Clock(const ClockMessage &m) {
+		PutU8(static_cast<uint8_t>(MessageType::kClock));
+		PutI64(m.now);
 	}
 	void RelationStart(const RelationHeader &h) {
 		PutU8(static_cast<uint8_t>(MessageType::kRelation));
@@ -240,6 +261,7 @@ public:
 	MessageType GetMessageType();
 	bool GetBegin(BeginMessage *out);
 	bool GetCommit(CommitMessage *out);
+	bool GetClock(ClockMessage *out);
 	bool GetRelationHeader(RelationHeader *out);
 	bool GetRelationColumn(ColumnDef *out);
 	/* INSERT/UPDATE/DELETE payload start: relation id. */

@@ -346,6 +346,21 @@ void Commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commi
 	FlushBatch(ctx, true);
 }
 
+/* A clock record of this node's WAL (see protocol::kClockMessagePrefix): passed on as it is. */
+void Message(LogicalDecodingContext *ctx, bool transactional, const char *prefix, Size size, const char *content) {
+	if (transactional || strcmp(prefix, protocol::kClockMessagePrefix) != 0)
+		return;
+	if (size != sizeof(TimestampTz))
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+		                errmsg("concord: a clock message of %zu bytes, expected %zu", size, sizeof(TimestampTz))));
+	protocol::ClockMessage m;
+	TimestampTz now;
+	memcpy(&now, content, sizeof(now));
+	m.now = now;
+	AddMessage(ctx, [&](Writer &w) { w.Clock(m); });
+	FlushBatch(ctx, true);
+}
+
 } // namespace
 
 } // namespace concord::output
@@ -377,6 +392,10 @@ void TruncateCb(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelatio
 void CommitCb(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
 	Entry([&] { out::Commit(ctx, txn, commit_lsn); });
 }
+void MessageCb(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn, bool transactional,
+               const char *prefix, Size message_size, const char *message) {
+	Entry([&] { out::Message(ctx, transactional, prefix, message_size, message); });
+}
 
 } // namespace
 
@@ -386,6 +405,7 @@ void _PG_output_plugin_init(OutputPluginCallbacks *cb) {
 	cb->change_cb = ChangeCb;
 	cb->truncate_cb = TruncateCb;
 	cb->commit_cb = CommitCb;
+	cb->message_cb = MessageCb;
 	cb->filter_by_origin_cb = FilterByOriginCb;
 	cb->shutdown_cb = ShutdownCb;
 }

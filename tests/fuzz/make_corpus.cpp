@@ -158,6 +158,8 @@ void ApplyDecoderSeeds() {
 
 	ApplySeed("keepalive", Stream().Keepalive(false).Keepalive(true), Verdict::kApplied);
 	ApplySeed("begin_commit", Stream().Msg(SampleBegin(1)).Keepalive(false).Msg(SampleCommit(1)), Verdict::kApplied);
+	ApplySeed("clock", Stream().Msg(Clock{790000000000123}).Msg(SampleBegin(1)).Msg(SampleCommit(1)).Msg(Clock{790000000000456}),
+	          Verdict::kApplied);
 	ApplySeed("insert", Stream().Msg(accounts).Msg(SampleBegin(2)).Msg(Insert{kAccounts, row1}).Msg(SampleCommit(2)),
 	          Verdict::kApplied);
 	ApplySeed("update_none",
@@ -277,6 +279,7 @@ void ApplyDecoderSeeds() {
 	/* Well-formed but refused by the worker. */
 	ApplySeed("change_outside_xact", Stream().Msg(accounts).Msg(Insert{kAccounts, row1}), Verdict::kRejected);
 	ApplySeed("commit_outside_xact", Stream().Msg(SampleCommit(18)), Verdict::kRejected);
+	ApplySeed("clock_inside_xact", Stream().Msg(SampleBegin(18)).Msg(Clock{790000000000123}), Verdict::kRejected);
 	ApplySeed("nested_begin", Stream().Msg(SampleBegin(19)).Msg(SampleBegin(20)), Verdict::kRejected);
 	ApplySeed("unknown_relation", Stream().Msg(SampleBegin(21)).Msg(Insert{kAccounts, row1}), Verdict::kRejected);
 	ApplySeed("column_count_mismatch",
@@ -312,6 +315,7 @@ void DescribeSeeds() {
 	const std::vector<std::pair<std::string, Message>> valid = {
 	    {"begin", SampleBegin(1)},
 	    {"commit", SampleCommit(1)},
+	    {"clock", Clock{790000000000123}},
 	    {"relation", Accounts()},
 	    {"relation_quoted", Orders()},
 	    {"insert", Insert{kAccounts, every_kind}},

@@ -83,7 +83,7 @@ Relation MakeRelation(FuzzedDataProvider &p, uint16_t ncols) {
 }
 
 Message MakeMessage(FuzzedDataProvider &p) {
-	switch (p.ConsumeIntegralInRange<int>(0, 6)) {
+	switch (p.ConsumeIntegralInRange<int>(0, 7)) {
 	case 0:
 		return Begin{p.ConsumeIntegral<uint64_t>(), p.ConsumeIntegral<int64_t>(), p.ConsumeIntegral<uint32_t>(),
 		             Bytes(p)};
@@ -121,6 +121,8 @@ Message MakeMessage(FuzzedDataProvider &p) {
 			relid = p.ConsumeIntegral<uint32_t>();
 		return m;
 	}
+	case 7:
+		return Clock{p.ConsumeIntegral<int64_t>()};
 	}
 }
 

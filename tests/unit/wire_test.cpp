@@ -79,6 +79,11 @@ bool operator==(const Commit &a, const Commit &b) {
 	return std::tie(a.commit_lsn, a.end_lsn, a.commit_time) == std::tie(b.commit_lsn, b.end_lsn, b.commit_time);
 }
 
+struct Clock {
+	int64_t now = 0;
+};
+bool operator==(const Clock &a, const Clock &b) { return a.now == b.now; }
+
 struct Relation {
 	uint32_t relid = 0;
 	std::string nspname;
@@ -123,7 +128,7 @@ struct Truncate {
 };
 bool operator==(const Truncate &a, const Truncate &b) { return a.options == b.options && a.relids == b.relids; }
 
-using Message = std::variant<Begin, Commit, Relation, Insert, Update, Delete, Truncate>;
+using Message = std::variant<Begin, Commit, Clock, Relation, Insert, Update, Delete, Truncate>;
 
 class Encoder {
 public:
@@ -131,6 +136,7 @@ public:
 
 	void operator()(const Begin &m) const { w_.Begin(BeginMessage{m.final_lsn, m.commit_time, m.xid, m.origin}); }
 	void operator()(const Commit &m) const { w_.Commit(CommitMessage{m.commit_lsn, m.end_lsn, m.commit_time}); }
+	void operator()(const Clock &m) const { w_.Clock(ClockMessage{m.now}); }
 	void operator()(const Relation &m) const {
 		w_.RelationStart(
 		    RelationHeader{m.relid, m.nspname, m.relname, m.replident, static_cast<uint16_t>(m.columns.size())});
@@ -215,6 +221,12 @@ Decoded Decode(std::string_view bytes) {
 			d.message = Commit{m.commit_lsn, m.end_lsn, m.commit_time};
 			break;
 		}
+		case MessageType::kClock: {
+			ClockMessage m;
+			r.GetClock(&m);
+			d.message = Clock{m.now};
+			break;
+		}
 		case MessageType::kRelation: {
 			RelationHeader h;
 			Relation rel;
@@ -288,6 +300,7 @@ bool IsMalformed(const std::string &description) { return description.rfind("mal
 void PrintMessage(const Message &m, std::ostream *os) { *os << Describe(Encode(m)); }
 void PrintTo(const Begin &m, std::ostream *os) { PrintMessage(m, os); }
 void PrintTo(const Commit &m, std::ostream *os) { PrintMessage(m, os); }
+void PrintTo(const Clock &m, std::ostream *os) { PrintMessage(m, os); }
 void PrintTo(const Relation &m, std::ostream *os) { PrintMessage(m, os); }
 void PrintTo(const Insert &m, std::ostream *os) { PrintMessage(m, os); }
 void PrintTo(const Update &m, std::ostream *os) { PrintMessage(m, os); }
@@ -393,6 +406,14 @@ std::vector<Case> RoundTripCases() {
 	    {"CommitExtremes",
 	     [] {
 		     return Message(Commit{kU64Max, kU64Max - 1, kI64Max});
+	     }},
+	    {"ClockTypical",
+	     [] {
+		     return Message(Clock{790000000000123});
+	     }},
+	    {"ClockExtremes",
+	     [] {
+		     return Message(Clock{kI64Max});
 	     }},
 	    {"RelationNoColumns",
 	     [] {
@@ -609,6 +630,7 @@ std::vector<GoldenCase> GoldenCases() {
 	     "B" + BigEndian(0x0102030405060708, 8) + Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}) +
 	         Bytes({0xA0, 0xB0, 0xC0, 0xD0}) + Bytes({0, 0, 0, 2}) + "n1"},
 	    {"Commit", Commit{0x10, 0x20, 0x30}, "C" + BigEndian(0x10, 8) + BigEndian(0x20, 8) + BigEndian(0x30, 8)},
+	    {"Clock", Clock{0x0102030405060708}, "K" + BigEndian(0x0102030405060708, 8)},
 	    {"Relation", Relation{16384, "public", "t", 'd', {{kColumnIsKey, "id", 23, -1}}},
 	     "R" + BigEndian(16384, 4) + Str("public") + Str("t") + "d" + BigEndian(1, 2) + Bytes({1}) + Str("id") +
 	         BigEndian(23, 4) + Bytes({0xFF, 0xFF, 0xFF, 0xFF})},
@@ -720,7 +742,7 @@ TEST(WireReader, EmptyInputIsTruncated) {
 }
 
 TEST(WireReader, EveryUnknownTypeByteIsRejectedAtOffsetZero) {
-	const std::string known = "BRIUDTC";
+	const std::string known = "BRIUDTCK";
 	for (int b = 0; b < 256; b++) {
 		char c = static_cast<char>(b);
 		if (known.find(c) != std::string::npos)
@@ -753,6 +775,7 @@ std::vector<RejectCase> RejectCases() {
 	    {"BeginOriginLongerThanMessage", "B" + begin_fixed + BigEndian(5, 4) + "ab", "message truncated", 25},
 	    {"BeginOriginLengthCut", "B" + begin_fixed + Bytes({0, 0}), "message truncated", 21},
 	    {"CommitShort", "C" + std::string(23, '\0'), "message truncated", 17},
+	    {"ClockShort", "K" + std::string(7, '\0'), "message truncated", 1},
 	    {"ValueLengthJustOverLimit",
 	     "I" + relid + BigEndian(1, 2) + "t" + BigEndian(uint64_t{kMaxValueLength} + 1, 4) + "abc",
 	     "length out of range", 12},
@@ -827,6 +850,7 @@ std::vector<DescribeCase> DescribeCases() {
 	    {"Begin", Begin{1, 2, 3, "n1"}, "BEGIN origin n1"},
 	    {"BeginEmptyOrigin", Begin{}, "BEGIN origin "},
 	    {"Commit", Commit{1, 2, 3}, "COMMIT"},
+	    {"Clock", Clock{1}, "CLOCK"},
 	    {"RelationNoColumns", Relation{1, "public", "t", 'd', {}}, "RELATION public.t replident d ()"},
 	    {"Relation", Relation{1, "s", "t", 'f', {{kColumnIsKey, "id", 23, -1}, {2, "v", 25, -1}, {3, "w", 20, 0}}},
 	     "RELATION s.t replident f (id 23 key, v 25, w 20 key)"},

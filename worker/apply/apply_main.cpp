@@ -166,13 +166,17 @@ void SendFeedback(bool force, bool reply_requested) {
 }
 
 /*
- * Between transactions a keepalive says the peer has sent everything it had
- * decoded when it was sent, so its changes committed before then are here.
+ * A clock message comes at its place in the peer's WAL, after every
+ * transaction the peer committed before it was written: all of them are
+ * here now.  (Not a keepalive's send time: a walsender working through a
+ * backlog sends keepalives long before it reaches the transactions committed
+ * before them, and tombstones pruned on that word would let those older
+ * changes bring deleted rows back.)
  */
-void NoteIdleKeepalive(TimestampTz peer_send_time) {
+void NoteSafeTime(TimestampTz peer_clock) {
 	LWLockAcquire(&shmem::state->lock, LW_EXCLUSIVE);
-	if (peer_send_time > my_slot->safe_time)
-		my_slot->safe_time = peer_send_time;
+	if (peer_clock > my_slot->safe_time)
+		my_slot->safe_time = peer_clock;
 	LWLockRelease(&shmem::state->lock);
 }
 
@@ -190,6 +194,17 @@ void HandleMessage(const char *data, size_t len) {
 		XLogRecPtr local_end = InvalidXLogRecPtr, remote_end = InvalidXLogRecPtr;
 		HandleCommit(r, my_slot, &local_end, &remote_end);
 		flush_tracker->Committed(local_end, remote_end);
+		break;
+	}
+	case protocol::MessageType::kClock: {
+		protocol::ClockMessage m;
+		r.GetClock(&m);
+		r.ExpectEnd();
+		CheckReader(r, "CLOCK");
+		if (state->in_remote_xact)
+			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+			                errmsg("peer \"%s\" sent a CLOCK message inside a transaction", state->peer_name)));
+		NoteSafeTime(m.now);
 		break;
 	}
 	case protocol::MessageType::kRelation: {
@@ -224,8 +239,6 @@ void HandleFrame(const char *data, int len) {
 	if (frame.wal_end > last_received)
 		last_received = frame.wal_end;
 	if (frame.type == protocol::FrameType::kKeepalive) {
-		if (!state->in_remote_xact)
-			NoteIdleKeepalive(frame.send_time);
 		if (frame.reply_requested)
 			SendFeedback(true, false);
 		return;

@@ -8,9 +8,11 @@ extern "C" {
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "miscadmin.h"
+#include "replication/message.h"
 #include "utils/timestamp.h"
 }
 
+#include "common/protocol/wire.hpp"
 #include "extension/catalog/catalog.hpp"
 #include "extension/settings.hpp"
 #include "extension/shmem/shared_state.hpp"
@@ -20,7 +22,9 @@ namespace concord::supervisor {
 namespace {
 
 TimestampTz last_run = 0;
-constexpr int64 kIntervalUs = 60 * USECS_PER_SEC;
+TimestampTz last_clock = 0;
+/* How often this node tells its subscribers its clock (they prune tombstones by it). */
+constexpr int64 kClockIntervalUs = 5 * USECS_PER_SEC;
 
 /*
  * The newest commit time before which every peer's changes have been
@@ -68,11 +72,24 @@ void PruneConflicts() {
 	               nullptr, SPI_OK_DELETE);
 }
 
+/*
+ * Writes this node's clock into its WAL (see protocol::ClockMessage): its
+ * subscribers learn from it, in the order of the WAL, that they have every
+ * change this node committed before then, busy or idle.
+ */
+void WriteClock(TimestampTz now) {
+	if (now - last_clock < kClockIntervalUs)
+		return;
+	last_clock = now;
+	(void)LogLogicalMessage(protocol::kClockMessagePrefix, reinterpret_cast<const char *>(&now), sizeof(now), false);
+}
+
 } // namespace
 
 void Housekeeping(List *subscriptions) {
 	TimestampTz now = GetCurrentTimestamp();
-	if (now - last_run < kIntervalUs)
+	WriteClock(now);
+	if (now - last_run < static_cast<int64>(settings::housekeeping_interval_s) * USECS_PER_SEC)
 		return;
 	last_run = now;
 	PruneConflicts();

@@ -61,6 +61,15 @@ public:
 		case MessageType::kCommit:
 			HandleCommit();
 			break;
+		case MessageType::kClock: {
+			protocol::ClockMessage m;
+			r_.GetClock(&m);
+			r_.ExpectEnd();
+			CheckReader(r_, "CLOCK");
+			if (s_.in_remote_xact_)
+				Reject("sent a CLOCK message inside a transaction");
+			break;
+		}
 		case MessageType::kRelation: {
 			protocol::RelationHeader h;
 			r_.GetRelationHeader(&h);

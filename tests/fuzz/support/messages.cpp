@@ -57,6 +57,7 @@ bool operator==(const Relation &a, const Relation &b) {
 	return std::tie(a.relid, a.nspname, a.relname, a.replident, a.columns) ==
 	       std::tie(b.relid, b.nspname, b.relname, b.replident, b.columns);
 }
+bool operator==(const Clock &a, const Clock &b) { return a.now == b.now; }
 bool operator==(const Insert &a, const Insert &b) { return a.relid == b.relid && a.new_tuple == b.new_tuple; }
 bool operator==(const Update &a, const Update &b) {
 	return std::tie(a.relid, a.old_kind, a.old_tuple, a.new_tuple) ==
@@ -81,6 +82,7 @@ public:
 	void operator()(const Commit &m) const {
 		w_.Commit(protocol::CommitMessage{m.commit_lsn, m.end_lsn, m.commit_time});
 	}
+	void operator()(const Clock &m) const { w_.Clock(protocol::ClockMessage{m.now}); }
 	void operator()(const Relation &m) const {
 		w_.RelationStart(protocol::RelationHeader{m.relid, m.nspname, m.relname, m.replident,
 		                                          static_cast<uint16_t>(m.columns.size())});
@@ -138,6 +140,12 @@ public:
 				protocol::CommitMessage m;
 				r_.GetCommit(&m);
 				d.message = Commit{m.commit_lsn, m.end_lsn, m.commit_time};
+				break;
+			}
+			case MessageType::kClock: {
+				protocol::ClockMessage m;
+				r_.GetClock(&m);
+				d.message = Clock{m.now};
 				break;
 			}
 			case MessageType::kRelation: {
@@ -254,8 +262,9 @@ std::string MalformedDescription(const char *error, size_t offset) {
 namespace {
 
 const char *Keyword(const Message &m) {
-	static const char *const kKeywords[] = {"BEGIN ", "COMMIT",  "RELATION ", "INSERT ",
-	                                        "UPDATE", "DELETE ", "TRUNCATE "};
+	/* In the order of the Message variant's alternatives. */
+	static const char *const kKeywords[] = {"BEGIN ", "COMMIT", "CLOCK",   "RELATION ",
+	                                        "INSERT ", "UPDATE", "DELETE ", "TRUNCATE "};
 	return kKeywords[m.index()];
 }
 

@@ -92,12 +92,17 @@ struct Truncate {
 	std::vector<uint32_t> relids;
 };
 
-using Message = std::variant<Begin, Commit, Relation, Insert, Update, Delete, Truncate>;
+struct Clock {
+	int64_t now = 0;
+};
+
+using Message = std::variant<Begin, Commit, Clock, Relation, Insert, Update, Delete, Truncate>;
 
 bool operator==(const OwnedValue &a, const OwnedValue &b);
 bool operator==(const Column &a, const Column &b);
 bool operator==(const Begin &a, const Begin &b);
 bool operator==(const Commit &a, const Commit &b);
+bool operator==(const Clock &a, const Clock &b);
 bool operator==(const Relation &a, const Relation &b);
 bool operator==(const Insert &a, const Insert &b);
 bool operator==(const Update &a, const Update &b);
