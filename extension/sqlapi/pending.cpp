@@ -8,9 +8,11 @@ extern "C" {
 #include "miscadmin.h"
 #include "replication/origin.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 }
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include "extension/shmem/shared_state.hpp"
 #include "extension/sqlapi/subscription_ops.hpp"
@@ -232,11 +234,60 @@ void RestoreRequestsAtAbort(Oid dboid, Oid sub_id, bool paused, bool stopped) {
 	Register(When::kAbort, What::kRestoreRequests, nullptr, nullptr, nullptr, dboid, sub_id, paused, stopped);
 }
 
+namespace {
+
+/* How long one slot-drop statement may take on the peer before it is cancelled. */
+constexpr int kDropStatementTimeoutMs = 15000;
+
+/*
+ * PQexecParams with a deadline, for commit and abort callbacks (no error may
+ * be raised there, and interrupts are held, so a plain blocking call on a
+ * peer that accepted the connection and then froze would hang the session for
+ * good).  Returns the result, or nullptr after cancelling the statement
+ * (detail says why).
+ */
+PGresult *ExecWithin(PGconn *conn, const char *sql, int nparams, const char *const *params, int timeout_ms,
+                     char *detail, size_t detail_size) {
+	if (PQsendQueryParams(conn, sql, nparams, nullptr, params, nullptr, nullptr, 0) == 0) {
+		strlcpy(detail, PQerrorMessage(conn), detail_size);
+		return nullptr;
+	}
+	TimestampTz deadline = GetCurrentTimestamp() + static_cast<int64>(timeout_ms) * 1000;
+	for (;;) {
+		if (PQconsumeInput(conn) == 0) {
+			strlcpy(detail, PQerrorMessage(conn), detail_size);
+			return nullptr;
+		}
+		if (!PQisBusy(conn))
+			break;
+		long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0) {
+			PGcancel *cancel = PQgetCancel(conn);
+			char ignored[256];
+			if (cancel != nullptr) {
+				(void)PQcancel(cancel, ignored, sizeof(ignored));
+				PQfreeCancel(cancel);
+			}
+			snprintf(detail, detail_size, "the peer did not answer within %d ms", timeout_ms);
+			return nullptr;
+		}
+		struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+		(void)poll(&pfd, 1, static_cast<int>(Min(remaining, 1000L)));
+	}
+	PGresult *res = PQgetResult(conn);
+	/* Drain: one statement, one result. */
+	for (PGresult *extra = PQgetResult(conn); extra != nullptr; extra = PQgetResult(conn))
+		PQclear(extra);
+	return res;
+}
+
+} // namespace
+
 bool DropRemoteSlotNow(const char *dsn, const char *slot, const char *peer) {
 	/*
-	 * Runs in commit/abort callbacks, so it must not raise: plain blocking
-	 * libpq, bounded by connect_timeout and a bounded number of retries while
-	 * the peer's walsender still holds the slot.
+	 * Runs in commit/abort callbacks, so it must not raise: libpq bounded by
+	 * connect_timeout, a deadline per statement, and a bounded number of
+	 * retries while the peer's walsender still holds the slot.
 	 */
 	const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
 	const char *vals[] = {dsn, "5", "concord", nullptr};
@@ -246,10 +297,12 @@ bool DropRemoteSlotNow(const char *dsn, const char *slot, const char *peer) {
 	if (conn != nullptr && PQstatus(conn) == CONNECTION_OK) {
 		const char *params[1] = {slot};
 		for (int attempt = 0; attempt < 40 && !dropped; attempt++) {
-			PGresult *res = PQexecParams(conn,
-			                             "SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
-			                             "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-			                             1, nullptr, params, nullptr, nullptr, 0);
+			PGresult *res = ExecWithin(conn,
+			                           "SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+			                           "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+			                           1, params, kDropStatementTimeoutMs, detail, sizeof(detail));
+			if (res == nullptr)
+				break;
 			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 				dropped = true;
 			} else {
