@@ -51,7 +51,7 @@ void Define() {
 	                        &tombstone_min_age_s, 300, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("concord.housekeeping_interval",
 	                        "How often each database's manager prunes conflicts, tombstones and recorded versions.",
-	                        "The manager looks at least every 10 s, so shorter intervals act as 10 s at most.",
+	                        "The manager also looks at least every 10 s.",
 	                        &housekeeping_interval_s, 60, 1, 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
 	                        nullptr);
 	MarkGUCPrefixReserved("concord");

@@ -70,8 +70,8 @@ usleep(2_000_000);
 pause_link($na, $nb);
 is($na->safe_psql($db, "SELECT count(*) FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('U') . "'"),
 	'0', "node_b's update U had not reached node_a when the link paused again");
-# Long enough for several housekeeping rounds (the manager looks at least every 10 s).
-usleep(12_000_000);
+# Long enough for several housekeeping rounds (one a second here).
+usleep(4_000_000);
 is($na->safe_psql($db, $tombstones), '1', 'node_a kept the tombstone: U, older than the delete, is still to come');
 
 resume_link($na, $nb);

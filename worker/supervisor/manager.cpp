@@ -226,7 +226,8 @@ void ManagerMain(Datum arg) {
 			ExitAbsent();
 
 		long next_retry = ReconcileWorkers(subs);
-		long timeout = 10000;
+		/* At least every 10 s, and as often as housekeeping is due when that is shorter. */
+		long timeout = Min(10000L, static_cast<long>(settings::housekeeping_interval_s) * 1000L);
 		if (next_retry >= 0 && next_retry < timeout)
 			timeout = Max(next_retry, 1);
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
