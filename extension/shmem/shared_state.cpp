@@ -111,6 +111,7 @@ PeerSlot *ClaimPeer(Oid dboid, Oid sub_id, bool *created) {
 			p->in_use = true;
 			p->dboid = dboid;
 			p->sub_id = sub_id;
+			p->claimed_at = GetCurrentTimestamp();
 			p->status = PeerStatus::kStopped;
 			if (created != nullptr)
 				*created = true;

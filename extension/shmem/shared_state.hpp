@@ -55,6 +55,13 @@ struct PeerSlot {
 	bool in_use;
 	Oid dboid;
 	Oid sub_id;
+	/*
+	 * When the slot was claimed: the manager releases a slot whose
+	 * subscription its catalog snapshot does not list only if the slot is
+	 * older than the snapshot (pause() or resume() may have claimed it for a
+	 * subscription committed since).
+	 */
+	TimestampTz claimed_at;
 	PeerStatus status;
 	pid_t worker_pid;
 	Latch *worker_latch;

@@ -156,7 +156,7 @@ Datum Resume(FunctionCallInfo fcinfo) {
 	catalog::SubscriptionInfo sub;
 	RequireSubscription(peer_name, &sub);
 	SetEnabled(sub.sub_id, true);
-	ClearPause(sub.sub_id);
+	ClearPause(sub.sub_id, sub.enabled);
 	WakeWorkersAtCommit();
 	PG_RETURN_VOID();
 }

@@ -60,12 +60,18 @@ void StopWorker(Oid sub_id, const char *peer_name, Request request, int timeout_
 	ConditionVariableCancelSleep();
 }
 
-void ClearPause(Oid sub_id) {
+void ClearPause(Oid sub_id, bool was_enabled) {
 	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-	PeerSlot *p = shmem::FindPeer(MyDatabaseId, sub_id);
+	/*
+	 * Claimed here if the manager has not made it yet: it sets the pause flag
+	 * from the catalog only on a slot it creates, and its catalog snapshot
+	 * may predate this resume.
+	 */
+	bool created;
+	PeerSlot *p = shmem::ClaimPeer(MyDatabaseId, sub_id, &created);
 	bool was_paused = false, was_stopped = false;
 	if (p != nullptr) {
-		was_paused = p->pause_requested;
+		was_paused = created ? !was_enabled : p->pause_requested;
 		was_stopped = p->stop_requested;
 		p->pause_requested = false;
 		/* A resumed peer starts at once rather than after a pending back-off. */

@@ -24,7 +24,11 @@ enum class Request { kPause, kStop };
  */
 void StopWorker(Oid sub_id, const char *peer_name, Request request, int timeout_ms = 30000);
 
-/* Clears the pause request (resume); the manager restarts the worker at commit. */
-void ClearPause(Oid sub_id);
+/*
+ * Clears the pause request (resume); the manager restarts the worker at
+ * commit.  was_enabled: the catalog's value before this resume (what an
+ * abort restores).
+ */
+void ClearPause(Oid sub_id, bool was_enabled);
 
 } // namespace concord::sqlapi

@@ -1,7 +1,8 @@
 # 003_pause_resume.pl — pause() takes effect before it returns and nothing
 # arrives from the paused peer until resume(); concord.peers says "paused";
 # the peer's wait_for_peers() returns false at its timeout; the pause survives
-# a restart; after resume() every row arrives exactly once.
+# a restart; after resume() every row arrives exactly once.  A subscription
+# created paused and resumed right away streams.
 use strict;
 use warnings;
 
@@ -80,5 +81,26 @@ assert_same_everywhere(\@nodes, 't', 't is identical on every node');
 my $after = peer_of($nb, 'node_a');
 ok($after->{status} eq 'streaming' && !defined $after->{last_error}, 'node_b streams from node_a again, no error')
   or diag explain $after;
+
+# A subscription created paused and resumed right away streams.  Ten times,
+# each in its own pair of transactions.  (Should the manager's round fall
+# between the two, its catalog snapshot predates the resume; resume claims
+# the peer's slot itself so that snapshot cannot pause it again.  That
+# window is milliseconds wide: these rounds do not reliably hit it, and did
+# not with the code before the fix; they check the ordinary sequence.)
+$nc->safe_psql($db, "SELECT concord.unsubscribe('node_a')");
+my $a_dsn   = dsn_of($na);
+my $resumed = 0;
+for my $round (1 .. 10)
+{
+	$nc->safe_psql($db,
+		"SELECT concord.subscribe('node_a', '$a_dsn', false, false);\nSELECT concord.resume('node_a');");
+	$resumed++
+	  if poll_until($nc, "SELECT status = 'streaming' FROM concord.peers WHERE peer_name = 'node_a'", 't', 30);
+	$nc->safe_psql($db, "SELECT concord.unsubscribe('node_a')") if $round < 10;
+}
+is($resumed, 10, 'a subscription created paused and resumed at once streams, ten times out of ten');
+$na->safe_psql($db, "INSERT INTO t VALUES (-2, 'node_a')");
+ok(wait_converged(\@nodes), 'the mesh converges with the re-created link');
 
 done_testing();

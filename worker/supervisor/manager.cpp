@@ -122,7 +122,7 @@ void StartApplyWorker(int slot_index, const catalog::SubscriptionInfo *sub) {
  * Starts missing workers; returns how long until the next scheduled retry
  * (ms), or -1 if none is pending.
  */
-long ReconcileWorkers(List *subs) {
+long ReconcileWorkers(List *subs, TimestampTz snapshot_taken_after) {
 	TimestampTz now = GetCurrentTimestamp();
 	long next_retry = -1;
 	ListCell *lc;
@@ -142,7 +142,9 @@ long ReconcileWorkers(List *subs) {
 		 * The catalog says whether a subscription is paused when its slot is
 		 * new (server start, new subscription).  Afterwards pause() and
 		 * resume() keep the flag, effective at once, while the catalog may
-		 * still hold the other value until their transaction commits.
+		 * still hold the other value until their transaction commits; they
+		 * claim the slot themselves if it does not exist yet, so a catalog
+		 * snapshot older than them never decides it.
 		 */
 		if (created && !sub->enabled)
 			p->pause_requested = true;
@@ -167,7 +169,8 @@ long ReconcileWorkers(List *subs) {
 	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < state->max_peers; i++) {
 		PeerSlot *p = &state->peers[i];
-		if (!p->in_use || p->dboid != manager_dboid || p->worker_pid != 0 || worker_handles[i] != nullptr)
+		if (!p->in_use || p->dboid != manager_dboid || p->worker_pid != 0 || worker_handles[i] != nullptr ||
+		    p->claimed_at >= snapshot_taken_after)
 			continue;
 		bool listed = false;
 		foreach (lc, subs) {
@@ -207,6 +210,7 @@ void ManagerMain(Datum arg) {
 		}
 		MemoryContextReset(loop_context);
 
+		TimestampTz round_start = GetCurrentTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "reading concord configuration");
@@ -225,7 +229,7 @@ void ManagerMain(Datum arg) {
 		if (!configured)
 			ExitAbsent();
 
-		long next_retry = ReconcileWorkers(subs);
+		long next_retry = ReconcileWorkers(subs, round_start);
 		/* At least every 10 s, and as often as housekeeping is due when that is shorter. */
 		long timeout = Min(10000L, static_cast<long>(settings::housekeeping_interval_s) * 1000L);
 		if (next_retry >= 0 && next_retry < timeout)
