@@ -129,8 +129,7 @@ void UseRecordedVersion(Oid relid, bytea *key, RowIdentity id, conflict::Version
 void ApplyRecordedVersion(const apply::LocalTarget *t, RowIdentity id, const Datum *key_values, LocalRow *row) {
 	if (!row->exists || (row->version.in_current_xact && !t->has_delta))
 		return;
-	bool copied = IsCopyOrigin(id.origin);
-	if (!copied && !t->has_delta)
+	if (!t->has_delta && !IsCopyOrigin(id.origin))
 		return;
 	UseRecordedVersion(t->relid, apply::TombstoneKey(t, key_values), id, &row->version, &row->origin_node);
 }
