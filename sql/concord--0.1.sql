@@ -75,9 +75,16 @@ CREATE INDEX conflicts_at ON concord.conflicts (at);
 -- later-arriving older change must lose against it.  The key is the binary
 -- (send) form of the key columns; the version of the delete is the row's own
 -- xmin (its commit timestamp and replication origin), exactly as for live rows.
+-- On tables with delta columns, counters holds the deleted row's delta column
+-- values ({"column": "value"}), to which changes that lose to the delete add
+-- their increments: a newer update that brings the row back starts from them
+-- (docs/conflicts.md).  Such a merge records the delete's version in
+-- concord.row_version, as it does for a live row.  NULL: no row was deleted
+-- here (the delete arrived first) and nothing has been added yet.
 CREATE TABLE concord.tombstone (
-    relid oid NOT NULL,
-    key   bytea NOT NULL,
+    relid    oid NOT NULL,
+    key      bytea NOT NULL,
+    counters jsonb,
     PRIMARY KEY (relid, key)
 );
 
@@ -191,7 +198,8 @@ COMMENT ON FUNCTION concord.skip_transaction(text) IS
 CREATE FUNCTION concord.tombstone_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'concord_tombstone_trigger' LANGUAGE C;
 COMMENT ON FUNCTION concord.tombstone_trigger() IS
-    'records a deleted key of a replicated table (installed by add_table as ENABLE ALWAYS)';
+    'records a deleted key of a replicated table (installed by add_table as ENABLE ALWAYS; its arguments '
+    'name the delta columns whose values the tombstone keeps)';
 
 -- Guards of the apply worker's statements, which run as the table's owner:
 -- they answer yes/no about a table the caller may read, nothing more.

@@ -89,7 +89,7 @@ std::string BuildCopyVersionsQuery(std::string_view qualified_table, uint32_t lo
 
 std::string BuildCopyTombstonesQuery(std::string_view qualified_table, uint32_t local_relid,
                                      std::string_view live_key_expr) {
-	return "COPY (SELECT " + std::to_string(local_relid) + "::pg_catalog.oid, r.key FROM concord.tombstone AS r" +
+	return "COPY (SELECT " + std::to_string(local_relid) + "::pg_catalog.oid, r.key, r.counters FROM concord.tombstone AS r" +
 	       TombstoneFilter(qualified_table, live_key_expr) + ") TO STDOUT";
 }
 

@@ -40,8 +40,8 @@ std::string BuildCopyVersionsQuery(std::string_view qualified_table, uint32_t lo
                                    std::string_view peer);
 
 /*
- * COPY of (local_relid, key) for every tombstone the peer keeps for the
- * table, except those whose key has a live row there (the row supersedes
+ * COPY of (local_relid, key, counters) for every tombstone the peer keeps
+ * for the table, except those whose key has a live row there (the row supersedes
  * them, and carries the key's version).  `live_key_expr` is the key
  * expression of the table's rows aliased `live` (BuildKeyExpression).
  */

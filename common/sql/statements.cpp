@@ -264,6 +264,26 @@ std::string BuildLookup(std::string_view table, Names key_columns, Names unique_
 
 std::string BuildTombstoneLookup() { return "SELECT t.xmin FROM concord.tombstone AS t WHERE t.relid = $1 AND t.key = $2"; }
 
+std::string BuildTombstoneCounters(std::string_view table, Names delta_columns, Names types, bool store) {
+	if (types.count < delta_columns.count)
+		throw std::invalid_argument("BuildTombstoneCounters: a type for every delta column is required");
+	std::string merged;
+	for (size_t i = 0; i < delta_columns.count; i++) {
+		std::string col = QuoteIdentifier(delta_columns.items[i]);
+		if (i > 0)
+			merged.append(", ");
+		merged.append(DeltaExpression("l." + col, Param(3 + 2 * i), Param(4 + 2 * i), types.items[i]) + " AS " + col);
+	}
+	std::string row_type = "NULL::" + std::string(table);
+	std::string where = " WHERE t.relid = $1 AND t.key = $2";
+	if (store)
+		return "UPDATE concord.tombstone AS t SET counters = (SELECT pg_catalog.to_jsonb(m) FROM (SELECT " + merged +
+		       " FROM pg_catalog.jsonb_populate_record(" + row_type +
+		       ", COALESCE(t.counters, pg_catalog.jsonb_build_object())) AS l) AS m)" + where;
+	return "SELECT " + merged + " FROM concord.tombstone AS t, pg_catalog.jsonb_populate_record(" + row_type +
+	       ", t.counters) AS l" + where + " AND t.counters IS NOT NULL";
+}
+
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity) {
 	std::string out = "TRUNCATE TABLE ";
 	for (size_t i = 0; i < qualified_tables.count; i++) {

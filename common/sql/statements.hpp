@@ -114,6 +114,20 @@ std::string BuildLookup(std::string_view table, Names key_columns, Names unique_
 /* The tombstone of a key: SELECT xmin FROM concord.tombstone WHERE relid = $1 AND key = $2. */
 std::string BuildTombstoneLookup();
 
+/*
+ * The counters a tombstone of table t keeps (concord.tombstone.counters,
+ * read as a row of t) merged with one change's increments, column by column
+ * as an UPDATE merges a live row's delta columns.  Parameters: $1 the
+ * relid, $2 the tombstone key, then each delta column's new and old value
+ * ($3 and $4 for the first, $5 and $6 for the second ...), of the column's
+ * type; types: each column's base type, as UpdateOptions::delta_types.
+ * store: UPDATE the tombstone's counters to the merged values (a NULL
+ * counters counts as all NULL);
+ * otherwise SELECT the merged values, one column each, in the given order
+ * (no row if the tombstone holds no counters).
+ */
+std::string BuildTombstoneCounters(std::string_view table, Names delta_columns, Names types, bool store);
+
 /* TRUNCATE TABLE t1, t2 [RESTART IDENTITY] [CASCADE] (tables already qualified) */
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity);
 

@@ -131,24 +131,41 @@ void DropTombstoneTrigger(Oid relid) {
 	}
 }
 
+/* 'c1', 'c2' ... : the delta column names as trigger arguments. */
+char *TriggerArguments(ArrayType *delta_columns) {
+	StringInfoData buf;
+	initStringInfo(&buf);
+	if (delta_columns == nullptr)
+		return buf.data;
+	Datum *elems;
+	bool *nulls;
+	int n;
+	deconstruct_array(delta_columns, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", quote_literal_cstr(TextDatumGetCString(elems[i])));
+	return buf.data;
+}
+
 /*
  * Installs the triggers that remember deleted keys.  On DELETE, ENABLE
  * ALWAYS: it fires for the apply worker's deletes too.  On an UPDATE OF the
  * key columns (the function records the old key only if it really changed):
  * local writes only — the apply worker turns a key change into a DELETE and
  * an INSERT itself, and "UPDATE OF" keeps the trigger out of every other
- * update entirely.
+ * update entirely.  Both get the delta columns as arguments: the tombstone
+ * keeps their values (see concord.tombstone).
  */
-void InstallTombstoneTrigger(Oid relid) {
+void InstallTombstoneTrigger(Oid relid, ArrayType *delta_columns) {
 	char *name = QualifiedRelationName(relid);
+	char *args = TriggerArguments(delta_columns);
 	/* A schema restored from a member's pg_dump brings these triggers along: replace them. */
 	DropTombstoneTrigger(relid);
 	char *sql = psprintf("CREATE TRIGGER concord_tombstone AFTER DELETE ON %s FOR EACH ROW "
-	                     "EXECUTE FUNCTION concord.tombstone_trigger(); "
+	                     "EXECUTE FUNCTION concord.tombstone_trigger(%s); "
 	                     "ALTER TABLE %s ENABLE ALWAYS TRIGGER concord_tombstone; "
 	                     "CREATE TRIGGER concord_tombstone_key AFTER UPDATE OF %s ON %s FOR EACH ROW "
-	                     "EXECUTE FUNCTION concord.tombstone_trigger()",
-	                     name, name, KeyColumnList(relid), name);
+	                     "EXECUTE FUNCTION concord.tombstone_trigger(%s)",
+	                     name, args, name, KeyColumnList(relid), name, args);
 	catalog::Write(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
 }
 
@@ -178,7 +195,7 @@ Datum AddTable(FunctionCallInfo fcinfo) {
 	Datum values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(policy)};
 	WriteTableRow("INSERT INTO concord.replicated_table (relid, conflict_policy) VALUES ($1::oid::regclass, $2)", 2,
 	              types, values, nullptr, SPI_OK_INSERT, relid);
-	InstallTombstoneTrigger(relid);
+	InstallTombstoneTrigger(relid, nullptr);
 	PG_RETURN_VOID();
 }
 
@@ -286,6 +303,7 @@ Datum SetDeltaColumns(FunctionCallInfo fcinfo) {
 	Datum values[2] = {ObjectIdGetDatum(relid), PointerGetDatum(columns)};
 	WriteTableRow("UPDATE concord.replicated_table SET delta_columns = $2 WHERE relid = $1::oid::regclass", 2, types,
 	              values, nullptr, SPI_OK_UPDATE, relid);
+	InstallTombstoneTrigger(relid, columns);
 	PG_RETURN_VOID();
 }
 

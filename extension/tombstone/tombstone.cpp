@@ -69,7 +69,10 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values) {
 	return reinterpret_cast<bytea *>(buf.data);
 }
 
-void Record(Oid relid, bytea *key) {
+namespace {
+
+/* The tombstone upsert; keep: leave the counters of an existing tombstone as they are. */
+void Upsert(Oid relid, bytea *key, ArrayType *counters, bool keep) {
 	NoteTombstones(relid);
 	Oid owner = catalog::ExtensionOwner();
 	Oid saved_user;
@@ -80,21 +83,30 @@ void Record(Oid relid, bytea *key) {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "concord: SPI_connect failed");
 	if (upsert_plan == nullptr) {
-		Oid types[2] = {OIDOID, BYTEAOID};
+		Oid types[4] = {OIDOID, BYTEAOID, TEXTARRAYOID, BOOLOID};
 		/* DO UPDATE makes a new row version, so xmin becomes this delete's transaction. */
-		SPIPlanPtr plan = SPI_prepare("INSERT INTO concord.tombstone AS t (relid, key) VALUES ($1, $2) "
-		                              "ON CONFLICT (relid, key) DO UPDATE SET relid = EXCLUDED.relid",
-		                              2, types);
+		SPIPlanPtr plan = SPI_prepare(
+		    "INSERT INTO concord.tombstone AS t (relid, key, counters) VALUES ($1, $2, pg_catalog.jsonb_object($3)) "
+		    "ON CONFLICT (relid, key) DO UPDATE SET relid = EXCLUDED.relid, "
+		    "counters = CASE WHEN $4 THEN t.counters ELSE EXCLUDED.counters END",
+		    4, types);
 		if (plan == nullptr || SPI_keepplan(plan) != 0)
 			elog(ERROR, "concord: preparing the tombstone upsert failed");
 		upsert_plan = plan;
 	}
-	Datum values[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};
-	int rc = SPI_execute_plan(upsert_plan, values, nullptr, false, 0);
+	Datum values[4] = {ObjectIdGetDatum(relid), PointerGetDatum(key), PointerGetDatum(counters), BoolGetDatum(keep)};
+	char nulls[5] = {' ', ' ', counters != nullptr ? ' ' : 'n', ' ', '\0'};
+	int rc = SPI_execute_plan(upsert_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: recording a tombstone failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_context);
 }
+
+} // namespace
+
+void Record(Oid relid, bytea *key, ArrayType *counters) { Upsert(relid, key, counters, false); }
+
+void Refresh(Oid relid, bytea *key) { Upsert(relid, key, nullptr, true); }
 
 } // namespace concord::tombstone

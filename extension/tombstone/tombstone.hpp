@@ -17,6 +17,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/array.h"
 }
 
 namespace concord::tombstone {
@@ -29,9 +30,18 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values);
 
 /*
  * Records (or refreshes) the tombstone of `key` in the current transaction,
- * as the extension owner.  Inside SPI or not; connects itself.
+ * as the extension owner.  Inside SPI or not; connects itself.  counters:
+ * the deleted row's delta column values as a text[] of name, value pairs
+ * (values NULL or text), or nullptr when the table has none.
  */
-void Record(Oid relid, bytea *key);
+void Record(Oid relid, bytea *key, ArrayType *counters);
+
+/*
+ * Gives the tombstone of `key` the current transaction's version (a delete
+ * that arrived when the key had no row), creating it if there is none; the
+ * counters it holds stay.
+ */
+void Refresh(Oid relid, bytea *key);
 
 /*
  * Call when this transaction wrote tombstones of relid other than through

@@ -3,16 +3,22 @@
  * AFTER DELETE FOR EACH ROW (ENABLE ALWAYS: local and applied deletes), and
  * AFTER UPDATE OF the key columns (local updates only; see add_table) where
  * it records the old key if the key really changed — as far as convergence
- * is concerned the old key was deleted.
+ * is concerned the old key was deleted.  Its arguments name the table's
+ * delta columns (set_delta_columns installs them): their values in the old
+ * row go into the tombstone, for a newer update that brings the row back.
  */
 extern "C" {
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -30,6 +36,45 @@ PG_FUNCTION_INFO_V1(concord_tombstone_trigger);
 namespace concord::tombstone {
 
 namespace {
+
+/*
+ * The old row's values of the columns the trigger's arguments name, as a
+ * text[] of name, value pairs (text output, NULL kept); nullptr without
+ * arguments.  A name that no longer resolves (the column was dropped or
+ * renamed since set_delta_columns) is left out.
+ */
+ArrayType *DeltaValues(const TriggerData *td) {
+	const Trigger *trigger = td->tg_trigger;
+	if (trigger->tgnargs == 0)
+		return nullptr;
+	TupleDesc desc = RelationGetDescr(td->tg_relation);
+	auto *elems = static_cast<Datum *>(palloc(sizeof(Datum) * 2 * trigger->tgnargs));
+	auto *nulls = static_cast<bool *>(palloc0(sizeof(bool) * 2 * trigger->tgnargs));
+	int n = 0;
+	for (int i = 0; i < trigger->tgnargs; i++) {
+		const char *name = trigger->tgargs[i];
+		int attnum = SPI_fnumber(desc, name);
+		if (attnum <= 0)
+			continue;
+		bool isnull;
+		Datum value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
+		elems[n] = CStringGetTextDatum(name);
+		n++;
+		if (isnull) {
+			elems[n] = (Datum)0;
+			nulls[n] = true;
+		} else {
+			Oid output;
+			bool varlena;
+			getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &output, &varlena);
+			elems[n] = CStringGetTextDatum(OidOutputFunctionCall(output, value));
+		}
+		n++;
+	}
+	int dims[1] = {n};
+	int lbs[1] = {1};
+	return construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT);
+}
 
 Datum Fire(FunctionCallInfo fcinfo) {
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -79,7 +124,7 @@ Datum Fire(FunctionCallInfo fcinfo) {
 		if (VARSIZE(old_key) == VARSIZE(new_key) && memcmp(old_key, new_key, VARSIZE(old_key)) == 0)
 			return PointerGetDatum(nullptr);
 	}
-	Record(RelationGetRelid(rel), old_key);
+	Record(RelationGetRelid(rel), old_key, DeltaValues(td));
 	return PointerGetDatum(nullptr);
 }
 

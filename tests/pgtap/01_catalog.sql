@@ -1,7 +1,7 @@
 -- 01_catalog: the objects of the extension, checked against the fixed SQL
 -- surface (shared/API.md) and the catalog's own invariants.
 BEGIN;
-SELECT plan(124);
+SELECT plan(125);
 
 -- ---------------------------------------------------------------------------
 -- Schema, role, catalog tables
@@ -32,6 +32,7 @@ SELECT col_type_is('concord', 'replicated_table', 'relid', 'regclass', 'replicat
 SELECT col_type_is('concord', 'replicated_table', 'resolver', 'regprocedure',
                    'replicated_table.resolver is a regprocedure');
 SELECT col_is_pk('concord', 'tombstone', ARRAY['relid', 'key'], 'tombstone is keyed by (relid, key)');
+SELECT col_type_is('concord', 'tombstone', 'counters', 'jsonb', 'tombstone.counters (delta column values) is jsonb');
 SELECT col_is_pk('concord', 'row_version', ARRAY['relid', 'key'], 'row_version is keyed by (relid, key)');
 SELECT col_type_is('concord', 'row_version', 'commit_ts', 'timestamp with time zone', 'row_version.commit_ts');
 SELECT col_type_is('concord', 'row_version', 'node', 'text', 'row_version.node');

@@ -2,7 +2,7 @@
 -- views, and the SQLSTATE of each refusal.  Everything happens inside this
 -- file's transaction and is rolled back.
 BEGIN;
-SELECT plan(123);
+SELECT plan(129);
 
 CREATE TABLE tap_t (id int PRIMARY KEY, qty int, note text);
 CREATE TABLE tap_no_key (id int, v text);
@@ -177,6 +177,25 @@ SELECT throws_ok($$ SELECT concord.set_delta_columns('tap_t', '{id}') $$, '22023
 SELECT lives_ok($$ SELECT concord.set_delta_columns('tap_t', '{qty}') $$, 'a numeric delta column');
 SELECT is((SELECT delta_columns FROM concord.tables WHERE relation = 'tap_t'::regclass), '{qty}'::text[],
           'concord.tables shows the delta column');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND tgname LIKE 'concord%'
+              AND pg_get_triggerdef(oid) LIKE '%concord.tombstone_trigger(''qty'')'), 2::bigint,
+          'set_delta_columns gives both tombstone triggers the delta columns as arguments');
+SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND tgname = 'concord_tombstone'),
+          'A', 'the reinstalled delete trigger is still ENABLE ALWAYS');
+SELECT is((SELECT count(*) FROM concord.tombstone WHERE relid = 'tap_t'::regclass AND counters IS NULL), 3::bigint,
+          'tombstones of a table without delta columns keep no counters');
+INSERT INTO tap_t VALUES (5, 42, 'x'), (6, NULL, 'y'), (7, 3, 'z');
+DELETE FROM tap_t WHERE id IN (5, 6);
+UPDATE tap_t SET id = 8 WHERE id = 7;
+SELECT results_eq($$ SELECT t.counters FROM concord.tombstone AS t
+                      WHERE t.relid = 'tap_t'::regclass AND t.counters IS NOT NULL ORDER BY t.counters::text $$,
+                  $$ VALUES ('{"qty": "3"}'::jsonb), ('{"qty": "42"}'), ('{"qty": null}') $$,
+                  'a delete and a key change keep the old row''s delta column values (NULL too) in the tombstone');
+DELETE FROM tap_t;
+SELECT lives_ok($$ SELECT concord.set_delta_columns('tap_t', '{}') $$, 'no delta columns any more');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND tgname LIKE 'concord%'
+              AND pg_get_triggerdef(oid) LIKE '%concord.tombstone_trigger()'), 2::bigint,
+          'without delta columns the tombstone triggers have no arguments');
 
 SELECT lives_ok($$ SELECT concord.remove_table('tap_t') $$, 'remove_table');
 SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'concord.tables no longer lists it');

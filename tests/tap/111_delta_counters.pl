@@ -24,7 +24,10 @@
 #    its later update against node_a's +1 (merging it: the row's xmin then
 #    names node_a, its recorded version node_b's), so node_a's delete must
 #    be decided against that recorded version and lose; node_a brings the
-#    row back as update_deleted.  The row exists on every node.
+#    row back as update_deleted, from the counters its tombstone kept: 11 on
+#    every node.  3b: an increment older than the delete arrives at the
+#    deleting node after it (kept in the tombstone), and a newer one brings
+#    the row back: every increment counts everywhere.
 # 4. NULLs and money: a NULL delta column an update leaves alone stays NULL
 #    (not 0), setting it to a value or to NULL arrives exactly, concurrent
 #    increments of a NULL counter add up (NULL counting as 0), and a money
@@ -32,6 +35,8 @@
 # 5. One remote transaction changes a row twice and the first change loses:
 #    the second is decided against the version that won (recorded by the
 #    merge), so a later note wins everywhere and an older delete loses.
+# 6. A tombstone whose counters a losing change merged into is pruned by the
+#    delete's time, not by that change's older one.
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -50,7 +55,11 @@ my $txns = $ENV{CONCORD_ITERATIONS} || 150;    # per node and phase
 srand($seed);
 note("seed $seed; rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111");
 
-my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s');
+# Tombstones are pruned as soon as it is safe, every second (part 6 needs it).
+my @conf = (
+	'concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms',
+	'concord.retry_delay_max = 1s',     'concord.tombstone_min_age = 0',
+	'concord.housekeeping_interval = 1s');
 my @names = qw(node_a node_b node_c);
 my @nodes = concord_nodes([@names], conf => \@conf);
 my ($na, $nb, $nc) = @nodes;
@@ -233,6 +242,39 @@ is( $nb->safe_psql($db,
 is( $na->safe_psql($db,
 		"SELECT conflict_type FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('D3') . "'"),
 	'update_deleted', "node_a: node_b's later increment brings the row back (update_deleted)");
+# node_a's tombstone kept the deleted row's counter (1); the row comes back
+# from there plus node_b's increment, as node_b merged node_a's +1 into its own.
+is($_->safe_psql($db, "SELECT hits FROM counters WHERE id = $late"), '11',
+	$_->name . ": the row brought back holds both increments (1 + 10)")
+  for @nodes;
+assert_same_everywhere(\@nodes, 'counters', 'race 3: counters identical on every node');
+
+# --- 3b. an increment that loses to a delete, then a newer increment ----------------
+# Every link paused: node_b adds 5 (E1), node_a then deletes the row (E2),
+# node_c then adds 100 (E3).  Each node meets these in another order: node_a
+# applies E1 to its tombstone (older than its delete: kept in the
+# tombstone's counters) and E3 brings the row back from there; node_b's
+# delete meets E1 as its own row's history; node_c merges E1 into its newer
+# row and keeps it against the older delete.  7 + 5 + 100 everywhere.
+my $gone = $late + 1;
+$na->safe_psql($db, "INSERT INTO counters (id, hits) VALUES ($gone, 7)");
+ok(wait_converged(\@nodes), 'race 3b: the counter exists everywhere');
+pause_all(\@nodes);
+labelled_txn($nb, 'E1', "UPDATE counters SET hits = hits + 5 WHERE id = $gone");
+labelled_txn($na, 'E2', "DELETE FROM counters WHERE id = $gone");
+labelled_txn($nc, 'E3', "UPDATE counters SET hits = hits + 100 WHERE id = $gone");
+is($na->safe_psql($db, "SELECT count(*) FROM concord.tombstone WHERE relid = 'counters'::regclass "
+	  . "AND counters->>'hits' = '7' AND counters->>'amount' = '0.00'"),
+	'1', "race 3b: node_a's tombstone keeps the deleted row's counters");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'race 3b: wait_for_peers is true on every node');
+is($_->safe_psql($db, "SELECT hits FROM counters WHERE id = $gone"), '112',
+	$_->name . ': the increment older than the delete still counts (7 + 5 + 100)')
+  for @nodes;
+is( $na->safe_psql($db,
+		"SELECT conflict_type || '/' || resolution FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('E1') . "'"),
+	'update_deleted/keep_local', "node_a: node_b's older increment lost to the delete (kept in its tombstone)");
+assert_same_everywhere(\@nodes, 'counters', 'race 3b: counters identical on every node');
 # --- 4. NULLs and money ----------------------------------------------------------
 # A delta column may be NULL: a change that leaves it alone keeps it as it
 # is (NULL, not 0), one that sets it takes the sender's value exactly (NULL
@@ -292,6 +334,41 @@ is(join(' ', map { $_->safe_psql($db, "SELECT hits || '/' || note FROM maybe WHE
 	'11/a 11/a 11/a', "same row twice: node_a's later note wins everywhere, both increments add up");
 is(join(' ', map { $_->safe_psql($db, 'SELECT count(*) FROM maybe WHERE id = 4') } @nodes),
 	'1 1 1', "same row twice: node_b's older delete loses everywhere");
+is(join(' ', map { $_->safe_psql($db, "SELECT hits FROM maybe WHERE id = 4") } @nodes),
+	'11 11 11', "same row twice: the row node_b deleted keeps node_b's increment (kept by its tombstone)");
+
+# --- 6. a tombstone with merged counters is pruned by its delete's time ----------
+# A merge into a tombstone's counters rewrites the tombstone under the losing
+# change's (older) commit time; pruning must still go by the delete's.
+# node_a stops applying from node_b; node_b adds 1 (P1).  node_c writes a
+# marker that node_a applies (node_a's safe time for node_c: after P1), then
+# node_a stops applying from node_c too; node_c adds 100 (P3); node_a
+# deletes the row (P2, the newest).  Tombstones are pruned with no margin, every
+# second (see @conf).  node_a resumes node_b: P1 merges into the tombstone.  The tombstone
+# must stay (node_c's P3, older than the delete, is still to come); then P3
+# arrives, loses to it, and the row is gone everywhere.
+my $pruned = $late + 2;
+$na->safe_psql($db, "INSERT INTO counters (id) VALUES ($pruned)");
+ok(wait_converged(\@nodes), 'prune: the counter exists everywhere');
+pause_link($na, $nb);
+labelled_txn($nb, 'P1', "UPDATE counters SET hits = hits + 1 WHERE id = $pruned");
+$nc->safe_psql($db, "INSERT INTO maybe VALUES (100, 0, 'marker')");
+ok(wait_applied_by($nc, $na), "prune: node_a applied node_c's marker, committed after P1");
+pause_link($na, $nc);
+labelled_txn($nc, 'P3', "UPDATE counters SET hits = hits + 100 WHERE id = $pruned");
+labelled_txn($na, 'P2', "DELETE FROM counters WHERE id = $pruned");
+resume_link($na, $nb);
+ok(poll_until($na, "SELECT count(*) FROM concord.conflicts WHERE remote_commit_ts = '" . ts_of('P1') . "'", '1', 30),
+	"prune: node_a applied node_b's P1 to the tombstone");
+sleep 7;    # node_b's next clock (every 5 s) and a housekeeping round after it
+is( $na->safe_psql($db, "SELECT count(*) FROM concord.tombstone WHERE relid = 'counters'::regclass "
+		  . "AND counters->>'hits' = '1'"),
+	'1', "prune: node_a keeps the tombstone P1 merged into, node_c's safe time being before the delete");
+resume_link($na, $nc);
+ok(wait_converged(\@nodes), 'prune: converged');
+is(join(' ', map { $_->safe_psql($db, "SELECT count(*) FROM counters WHERE id = $pruned") } @nodes),
+	'0 0 0', "prune: node_c's older increment lost to the delete everywhere");
+assert_same_everywhere(\@nodes, 'counters', 'prune: counters identical on every node');
 
 assert_links_streaming(\@nodes);
 # The slow paths' statements connect to SPI per transaction; nothing is left open.

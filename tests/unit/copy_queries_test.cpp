@@ -139,7 +139,7 @@ TEST(CopyTombstonesQuery, TombstonesOfTheTableWithoutALiveRow) {
 	NameListFixture sends({"pg_catalog.int4send"});
 	std::string live = BuildKeyExpression("live", keys.names(), sends.names());
 	EXPECT_EQ(BuildCopyTombstonesQuery("\"s\".\"t\"", 16384, live),
-	          "COPY (SELECT 16384::pg_catalog.oid, r.key FROM concord.tombstone AS r WHERE r.relid = "
+	          "COPY (SELECT 16384::pg_catalog.oid, r.key, r.counters FROM concord.tombstone AS r WHERE r.relid = "
 	          "'\"s\".\"t\"'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM \"s\".\"t\" AS live WHERE " +
 	              live + " = r.key)) TO STDOUT");
 }

@@ -99,7 +99,6 @@ std::map<size_t, int> Params(const std::string &sql) {
 	return out;
 }
 
-/* $1..$n each used once, except those listed in `twice` (used exactly twice). */
 /* $1..$n each appear once, except those `uses` names (parameter -> times). */
 void ExpectParamsOneToN(const std::string &sql, size_t n, const std::map<size_t, int> &uses = {}) {
 	std::map<size_t, int> expected;
@@ -472,6 +471,57 @@ TEST(BuildDelete, RecordedVersionCheckOnDeltaTables) {
 	/* only with the guard */
 	EXPECT_EQ(BuildDelete("\"public\".\"t\"", NameList{"id"}.names(), false, 77, true),
 	          "DELETE FROM \"public\".\"t\" WHERE \"id\" = $1");
+}
+
+} // namespace
+} // namespace concord::sql
+
+namespace concord::sql {
+namespace {
+
+TEST(BuildTombstoneCounters, StoreMergesIntoTheTombstone) {
+	NameList cols{"hits", "amount"};
+	NameList types{"bigint", "pg_catalog.money"};
+	/* each column's new value, then its old one: hits $3, $4; amount $5, $6 */
+	EXPECT_EQ(BuildTombstoneCounters(kTable, cols.names(), types.names(), true),
+	          "UPDATE concord.tombstone AS t SET counters = (SELECT pg_catalog.to_jsonb(m) FROM (SELECT " +
+	              DeltaOf("l.\"hits\"", 3, 4, "bigint") + " AS \"hits\", " +
+	              DeltaOf("l.\"amount\"", 5, 6, "pg_catalog.money") +
+	              " AS \"amount\" FROM pg_catalog.jsonb_populate_record(NULL::\"public\".\"t\", "
+	              "COALESCE(t.counters, pg_catalog.jsonb_build_object())) AS l) AS m) WHERE t.relid = $1 AND t.key = $2");
+}
+
+TEST(BuildTombstoneCounters, SelectReadsMergedValuesOnlyWhereCountersAreKept) {
+	NameList cols{"hits"};
+	NameList types{"bigint"};
+	EXPECT_EQ(BuildTombstoneCounters(kTable, cols.names(), types.names(), false),
+	          "SELECT " + DeltaOf("l.\"hits\"", 3, 4, "bigint") +
+	              " AS \"hits\" FROM concord.tombstone AS t, pg_catalog.jsonb_populate_record(NULL::\"public\".\"t\", "
+	              "t.counters) AS l WHERE t.relid = $1 AND t.key = $2 AND t.counters IS NOT NULL");
+}
+
+TEST(BuildTombstoneCounters, EveryColumnNeedsItsType) {
+	EXPECT_THROW(BuildTombstoneCounters(kTable, NameList{"a", "b"}.names(), NameList{"integer"}.names(), true),
+	             std::invalid_argument);
+}
+
+TEST(BuildTombstoneCounters, NamesNeverChangeTheSkeletonAndParametersAreOneToN) {
+	for (bool store : {true, false}) {
+		NameList types{"integer", "integer", "integer"};
+		std::string reference =
+		    BuildTombstoneCounters(QualifiedName("p", "p"), NameList{"a", "b", "c"}.names(), types.names(), store);
+		/* relid and key once each; every new and old value three times in its CASE */
+		std::map<size_t, int> uses;
+		for (size_t i = 3; i <= 8; i++)
+			uses[i] = 3;
+		ExpectParamsOneToN(reference, 8, uses);
+		for (const std::string &name : kAwkwardNames) {
+			NameList cols{name, name, name};
+			std::string sql = BuildTombstoneCounters(QualifiedName(name, name), cols.names(), types.names(), store);
+			EXPECT_EQ(Skeleton(sql), Skeleton(reference)) << sql;
+			EXPECT_EQ(Skeleton(sql).find_first_of(";'"), std::string::npos) << sql;
+		}
+	}
 }
 
 } // namespace

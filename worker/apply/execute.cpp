@@ -120,7 +120,7 @@ void RecheckTombstones(LocalTarget *t, uint64 epoch, TupleValues *rows, int nrow
 		return;
 	for (int i = 0; i < nrows; i++) {
 		ConvertTuple(t, &rows[i]);
-		if (conflict_pg::LookupTombstone(t->relid, TombstoneKey(t, KeyValues(t, &rows[i]))).exists)
+		if (conflict_pg::LookupTombstone(t, TombstoneKey(t, KeyValues(t, &rows[i]))).exists)
 			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			                errmsg("a key of table \"%s\" was deleted here while a change from peer \"%s\" "
 			                       "inserted it",

@@ -204,7 +204,8 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 	}
 }
 
-conflict::Version LookupTombstone(Oid relid, bytea *key) {
+conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key) {
+	Oid relid = t->relid;
 	if (tombstone_lookup == nullptr) {
 		Oid types[2] = {OIDOID, BYTEAOID};
 		char *sql = pg::ToPalloc([&] { return sql::BuildTombstoneLookup(); });
@@ -218,8 +219,12 @@ conflict::Version LookupTombstone(Oid relid, bytea *key) {
 	if (SPI_processed > 0)
 		id = ReadVersion(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &v, &node);
 	SPI_freetuptable(SPI_tuptable);
-	/* A tombstone an initial copy brought keeps the delete's version on the peer it came from. */
-	if (v.exists && IsCopyOrigin(id.origin))
+	/*
+	 * A tombstone an initial copy brought keeps the delete's version on the
+	 * peer it came from; one whose counters a losing change merged into, the
+	 * delete's version it had.
+	 */
+	if (v.exists && (t->has_delta || IsCopyOrigin(id.origin)))
 		UseRecordedVersion(relid, key, id, &v, &node);
 	return v;
 }

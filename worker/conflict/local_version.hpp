@@ -43,8 +43,12 @@ void LookupRow(apply::RemoteRelation *rel, const Datum *key_values, LocalRow *ou
 void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u, const Datum *index_values,
                         const Datum *key_values, LocalRow *out);
 
-/* The tombstone of `key` in `relid`, as a version (exists = false if none). */
-conflict::Version LookupTombstone(Oid relid, bytea *key);
+/*
+ * The tombstone of `key` in t's table, as a version (exists = false if
+ * none).  Copied tombstones, and on delta tables tombstones whose counters
+ * a losing change merged into, carry a recorded version.
+ */
+conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key);
 
 /*
  * Records that the row with `key_values`, as written by the current

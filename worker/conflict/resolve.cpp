@@ -17,6 +17,7 @@ extern "C" {
 #include "worker/conflict/custom_resolver.hpp"
 #include "worker/conflict/local_version.hpp"
 #include "worker/conflict/rows.hpp"
+#include "worker/conflict/tombstone_counters.hpp"
 
 namespace concord::conflict_pg {
 
@@ -169,6 +170,17 @@ void ApplyKeyChange(const Change &c) {
 	ApplyWithConflictHandling({Operation::kInsert, c.rel, nullptr, false, row});
 }
 
+/*
+ * Whether the change meets a tombstone of a delta table whose counters it
+ * merges with: an insert, or an update carrying its full old row (the
+ * increments are new minus old).
+ */
+bool KeepsCounters(const Change &c, const conflict::LocalState &local) {
+	if (!c.rel->target.has_delta || local.row.exists || !local.tombstone.exists)
+		return false;
+	return c.op == Operation::kInsert || (c.op == Operation::kUpdate && c.old_is_full && c.old_row != nullptr);
+}
+
 } // namespace
 
 void ApplyWithConflictHandling(const Change &c) {
@@ -187,7 +199,7 @@ void ApplyWithConflictHandling(const Change &c) {
 	bytea *tombstone_key = nullptr;
 	if (!local.exists) {
 		tombstone_key = apply::TombstoneKey(t, key_values);
-		local_state.tombstone = LookupTombstone(t->relid, tombstone_key);
+		local_state.tombstone = LookupTombstone(t, tombstone_key);
 	}
 	conflict::Version remote = RemoteVersion();
 	conflict::Decision d = conflict::Decide(c.op, t->policy, remote, local_state);
@@ -229,9 +241,14 @@ void ApplyWithConflictHandling(const Change &c) {
 			apply::ExecDelete(c.rel, key_values, false);
 		}
 		break;
-	case Action::kInsertRow:
-		apply::ExecInsert(c.rel, CompleteRow(c), false);
+	case Action::kInsertRow: {
+		const TupleValues *row = CompleteRow(c);
+		/* A delete that lost to this update kept the row's counters: they go on from there. */
+		if (KeepsCounters(c, local_state))
+			row = StartFromTombstone(c, row, tombstone_key);
+		apply::ExecInsert(c.rel, row, false);
 		break;
+	}
 	case Action::kUpdateRow:
 		apply::ExecUpdate(c.rel, c.new_row, key_values, nullptr, false, false);
 		break;
@@ -245,9 +262,12 @@ void ApplyWithConflictHandling(const Change &c) {
 			apply::ExecUpdate(c.rel, c.new_row, key_values, delta_old, false, true);
 			RecordRowVersion(t, key_values, local.version);
 		}
+		/* Likewise a delete that wins keeps them, in its tombstone's counters. */
+		if (KeepsCounters(c, local_state))
+			AddToTombstone(c, tombstone_key, key_values, local_state.tombstone);
 		break;
 	case Action::kRecordDelete:
-		tombstone::Record(t->relid, tombstone_key != nullptr ? tombstone_key : apply::TombstoneKey(t, key_values));
+		tombstone::Refresh(t->relid, tombstone_key != nullptr ? tombstone_key : apply::TombstoneKey(t, key_values));
 		break;
 	case Action::kCustom: {
 		Datum resolved;

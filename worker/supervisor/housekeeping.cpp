@@ -54,9 +54,16 @@ void PruneTombstones(List *subscriptions) {
 		return;
 	Oid types[1] = {TIMESTAMPTZOID};
 	Datum values[1] = {TimestampTzGetDatum(cutoff)};
-	/* A tombstone whose commit time is no longer known is older than any retained one. */
-	catalog::Write("DELETE FROM concord.tombstone "
-	               "WHERE coalesce(pg_catalog.pg_xact_commit_timestamp(xmin), '-infinity') < $1",
+	/*
+	 * A tombstone's time is the version recorded for it (same xmin) if there
+	 * is one — a merge into its counters wrote it under an older change's
+	 * commit time — else its xmin's.  One whose commit time is no longer
+	 * known is older than any retained one.  Before the versions: this reads them.
+	 */
+	catalog::Write("DELETE FROM concord.tombstone AS t WHERE coalesce("
+	               "(SELECT coalesce(v.commit_ts, '-infinity') FROM concord.row_version AS v "
+	               "WHERE v.relid = t.relid AND v.key = t.key AND v.xmin = t.xmin), "
+	               "pg_catalog.pg_xact_commit_timestamp(t.xmin), '-infinity') < $1",
 	               1, types, values, nullptr, SPI_OK_DELETE);
 	/* Copied versions obey the same rule: no change older than them can still arrive. */
 	catalog::Write("DELETE FROM concord.row_version WHERE coalesce(commit_ts, '-infinity') < $1", 1, types, values,

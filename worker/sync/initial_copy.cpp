@@ -314,8 +314,9 @@ uint64 CopyTable(PGconn *data, const char *peer, RemoteTable *rt, shmem::CopySlo
 	List *version_columns = list_make4(makeString(pstrdup("relid")), makeString(pstrdup("key")),
 	                                   makeString(pstrdup("commit_ts")), makeString(pstrdup("node")));
 	CopyIntoConcordTable("row_version", version_columns, data, versions_query, peer);
-	if (CopyIntoConcordTable("tombstone", list_make2(makeString(pstrdup("relid")), makeString(pstrdup("key"))), data,
-	                         tombstones_query, peer) > 0)
+	List *tombstone_columns = list_make3(makeString(pstrdup("relid")), makeString(pstrdup("key")),
+	                                     makeString(pstrdup("counters")));
+	if (CopyIntoConcordTable("tombstone", tombstone_columns, data, tombstones_query, peer) > 0)
 		tombstone::NoteTombstones(relid);
 	CopyIntoConcordTable("row_version", version_columns, data, tombstone_versions_query, peer);
 
