@@ -78,4 +78,23 @@ $nn->safe_psql($db, "SELECT concord.resume('node_v'); SELECT concord.resume('nod
 ok(wait_converged(\@all), 'the three nodes converge after copy_table');
 assert_same_everywhere(\@all, 'public.t', 'public.t identical on the three nodes after copy_table');
 
+# A copied tombstone of a table with delta columns brings the counters the
+# delete kept: a newer increment that brings the row back on node_n starts
+# from them, as on the member it came from.
+create_table_everywhere(\@all, 'CREATE TABLE public.c (id int PRIMARY KEY, hits bigint NOT NULL); '
+	  . 'ALTER TABLE public.c REPLICA IDENTITY FULL', 'public.c');
+$_->safe_psql($db, "SELECT concord.set_delta_columns('public.c', '{hits}')") for @all;
+$nv->safe_psql($db, 'INSERT INTO c VALUES (1, 5)');
+ok(wait_converged(\@all), 'counter c(1) = 5 everywhere');
+$nm->safe_psql($db, 'DELETE FROM c WHERE id = 1');
+ok(wait_converged(\@all), 'the delete of c(1) converged');
+# (the copy replaces node_n's own tombstones of c with node_m's)
+$nn->safe_psql($db, "SELECT concord.pause('node_v'); SELECT concord.pause('node_m'); TRUNCATE c");
+$nn->safe_psql($db, "SELECT concord.copy_table('public.c', 'node_m')");
+is($nn->safe_psql($db, "SELECT counters->>'hits' FROM concord.tombstone WHERE relid = 'public.c'::regclass"),
+	'5', 'copy_table brought the tombstone with the counters the delete kept');
+$nn->safe_psql($db, "SELECT concord.resume('node_v'); SELECT concord.resume('node_m')");
+ok(wait_converged(\@all), 'the three nodes converge after copy_table of c');
+assert_same_everywhere(\@all, 'public.c', 'public.c identical on the three nodes after copy_table');
+
 done_testing();
