@@ -37,6 +37,8 @@
 #    merge), so a later note wins everywhere and an older delete loses.
 # 6. A tombstone whose counters a losing change merged into is pruned by the
 #    delete's time, not by that change's older one.
+# 7. Random increments and deletes at all nodes, links paused: the nodes end
+#    identical, and every counter left holds every increment made to it.
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -369,6 +371,86 @@ ok(wait_converged(\@nodes), 'prune: converged');
 is(join(' ', map { $_->safe_psql($db, "SELECT count(*) FROM counters WHERE id = $pruned") } @nodes),
 	'0 0 0', "prune: node_c's older increment lost to the delete everywhere");
 assert_same_everywhere(\@nodes, 'counters', 'prune: counters identical on every node');
+
+# --- 7. random increments and deletes -------------------------------------------
+# Counters 1000.. (0 at first) get random increments and, now and then, a
+# delete, at all nodes, in two phases: every link paused, then half of them.
+# A node's increment of a key it has deleted changes nothing there (and logs
+# nothing); elsewhere a newer one brings the row back.  Every node must end
+# identical, and every counter that exists must hold every increment ever
+# logged for its key: a delete that lost kept them in its tombstone.
+my $first = 1000;
+$na->safe_psql($db, "INSERT INTO counters (id) SELECT generate_series($first, $first + $COUNTERS - 1)");
+ok(wait_converged(\@nodes), 'random deletes: the counters exist everywhere');
+my $deletes = 0;
+sub delete_script
+{
+	my @lines = ('SET client_min_messages = warning;');
+	for (1 .. $txns)
+	{
+		my $id = $first + int(rand($COUNTERS));
+		if (rand() < 0.03)
+		{
+			push @lines, "DELETE FROM counters WHERE id = $id;";
+			$deletes++;
+		}
+		else
+		{
+			my $h = 1 + int(rand(5));
+			push @lines, "WITH u AS (UPDATE counters SET hits = hits + $h WHERE id = $id RETURNING id) "
+			  . "INSERT INTO inc_log SELECT id, $h, 0, 0 FROM u;";
+		}
+		push @lines, sprintf('SELECT pg_sleep(%.3f) \g /dev/null', rand(0.005)) if rand() < 0.3;
+	}
+	return join("\n", @lines) . "\n";
+}
+for my $phase ('all', 'half')
+{
+	if ($phase eq 'all') { pause_all(\@nodes); }
+	else { pause_link(@$_) for grep { rand() < 0.5 } @links; }
+	my @w;
+	for my $i (0 .. 2)
+	{
+		my $file = "$dir/deletes-$phase-$names[$i].sql";
+		open(my $fh, '>', $file) or die "$file: $!";
+		print $fh delete_script();
+		close $fh;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start([ 'psql', '-Xq', '-d', $nodes[$i]->connstr($db), '-f', $file ],
+			'<', \undef, '>', \$out, '2>', \$err);
+		push @w, [ $h, \$err, $names[$i] ];
+	}
+	for my $x (@w)
+	{
+		$x->[0]->finish;
+		my @bad = unexpected_errors(${ $x->[1] }, qr/deadlock detected|current transaction is aborted/);
+		is(scalar(@bad), 0, "random deletes ($phase): $x->[2]'s transactions ran without unexpected errors")
+		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+	}
+	resume_all(\@nodes);
+}
+ok(wait_converged(\@nodes), 'random deletes: wait_for_peers is true on every node');
+my $deleted_ok = assert_same_everywhere(\@nodes, 'counters', 'random deletes: counters identical on every node');
+my %logged;
+for my $n (@nodes)
+{
+	for my $line (split /\n/, $n->safe_psql($db, "SELECT id, sum(hits) FROM inc_log WHERE id >= $first GROUP BY id"))
+	{
+		my ($id, $sum) = split /\|/, $line;
+		$logged{$id} += $sum;
+	}
+}
+my @live = split /\n/, $na->safe_psql($db, "SELECT id, hits FROM counters WHERE id >= $first ORDER BY id");
+my @wrong = grep { my ($id, $hits) = split /\|/; $hits != ($logged{$id} // 0) } @live;
+$deleted_ok &= is(scalar(@wrong), 0,
+	'random deletes: every counter left holds every increment logged for it, at any node') or diag(join(
+		"\n", map { my ($id, $hits) = split /\|/; "id $id: hits $hits, logged " . ($logged{$id} // 0) } @wrong));
+my $resurrected = $na->safe_psql($db,
+	"SELECT count(*) FROM concord.conflicts WHERE conflict_type = 'update_deleted' AND resolution <> 'keep_local' "
+	  . "AND (remote_tuple->>'id')::int >= $first");
+note("random deletes: $deletes deletes, " . scalar(@live) . " of $COUNTERS counters left, "
+	  . "$resurrected brought back at node_a");
+diag("rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111") unless $deleted_ok;
 
 assert_links_streaming(\@nodes);
 # The slow paths' statements connect to SPI per transaction; nothing is left open.
