@@ -39,6 +39,8 @@
 #    delete's time, not by that change's older one.
 # 7. Random increments and deletes at all nodes, links paused: the nodes end
 #    identical, and every counter left holds every increment made to it.
+# 8. An integer counter whose merged sum overflows stops the link, with the
+#    error, until the column is widened; then both increments count.
 # The random choices come from CONCORD_SEED (default 111); a failure prints
 # the command that reruns the same workload.
 use strict;
@@ -451,6 +453,27 @@ my $resurrected = $na->safe_psql($db,
 note("random deletes: $deletes deletes, " . scalar(@live) . " of $COUNTERS counters left, "
 	  . "$resurrected brought back at node_a");
 diag("rerun with: CONCORD_SEED=$seed CONCORD_ITERATIONS=$txns bash scripts/test/tap.sh 111") unless $deleted_ok;
+
+# --- 8. a merge that overflows stops the link until the column is widened -------
+# n is an integer: node_a and node_b each add 40 to 2,147,483,600 (each sum
+# fits); merging the other's +40 does not.  The link stops with the error
+# (nothing is skipped); widening n to bigint lets both merges through.
+my $big = 2000;
+$na->safe_psql($db, "INSERT INTO counters (id, n) VALUES ($big, 2147483600)");
+ok(wait_converged(\@nodes), 'overflow: the counter exists everywhere');
+pause_all(\@nodes);
+$na->safe_psql($db, "UPDATE counters SET n = n + 40 WHERE id = $big");
+$nb->safe_psql($db, "UPDATE counters SET n = n + 40 WHERE id = $big");
+resume_all(\@nodes);
+ok(wait_peer_error($na, 'node_b', '%integer out of range%'),
+	"overflow: node_a's link from node_b stops at the merge that overflows, with the error");
+is($na->safe_psql($db, "SELECT n FROM counters WHERE id = $big"), '2147483640',
+	'overflow: node_a still holds its own sum, the failing merge changed nothing');
+$_->safe_psql($db, 'ALTER TABLE counters ALTER COLUMN n TYPE bigint') for @nodes;
+ok(wait_converged(\@nodes), 'overflow: after widening n, wait_for_peers is true on every node');
+is($_->safe_psql($db, "SELECT n FROM counters WHERE id = $big"), '2147483680',
+	$_->name . ': both increments merged once the column is wide enough')
+  for @nodes;
 
 assert_links_streaming(\@nodes);
 # The slow paths' statements connect to SPI per transaction; nothing is left open.
