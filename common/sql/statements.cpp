@@ -262,26 +262,41 @@ std::string BuildLookup(std::string_view table, Names key_columns, Names unique_
 	return out;
 }
 
-std::string BuildTombstoneLookup() { return "SELECT t.xmin FROM concord.tombstone AS t WHERE t.relid = $1 AND t.key = $2"; }
+std::string BuildTombstoneLookup(bool lock) {
+	std::string out = "SELECT t.xmin FROM concord.tombstone AS t WHERE t.relid = $1 AND t.key = $2";
+	if (lock)
+		out.append(" FOR UPDATE OF t");
+	return out;
+}
 
-std::string BuildTombstoneCounters(std::string_view table, Names delta_columns, Names types, bool store) {
+std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store) {
 	if (types.count < delta_columns.count)
 		throw std::invalid_argument("BuildTombstoneCounters: a type for every delta column is required");
-	std::string merged;
+	/* The stored values as a row of just these columns (jsonb_to_record: no other column is read). */
+	std::string record = "pg_catalog.jsonb_to_record(t.counters) AS l(";
+	std::string values;
 	for (size_t i = 0; i < delta_columns.count; i++) {
 		std::string col = QuoteIdentifier(delta_columns.items[i]);
-		if (i > 0)
-			merged.append(", ");
-		merged.append(DeltaExpression("l." + col, Param(3 + 2 * i), Param(4 + 2 * i), types.items[i]) + " AS " + col);
+		size_t first = 3 + kTombstoneCounterParams * i;
+		std::string new_value = Param(first), old_value = Param(first + 1), name = Param(first + 2);
+		std::string merged = DeltaExpression("l." + col, new_value, old_value, types.items[i]);
+		if (i > 0) {
+			record.append(", ");
+			values.append(store ? " || " : ", ");
+		}
+		record.append(col + " " + std::string(types.items[i]));
+		if (store)
+			values.append("CASE WHEN t.counters ? " + name + " THEN pg_catalog.jsonb_build_object(" + name + ", " +
+			              merged + ") ELSE pg_catalog.jsonb_build_object() END");
+		else
+			values.append("CASE WHEN t.counters ? " + name + " THEN " + merged + " ELSE " + new_value + " END");
 	}
-	std::string row_type = "NULL::" + std::string(table);
-	std::string where = " WHERE t.relid = $1 AND t.key = $2";
+	record.append(")");
+	std::string where = " WHERE t.relid = $1 AND t.key = $2 AND t.counters IS NOT NULL";
 	if (store)
-		return "UPDATE concord.tombstone AS t SET counters = (SELECT pg_catalog.to_jsonb(m) FROM (SELECT " + merged +
-		       " FROM pg_catalog.jsonb_populate_record(" + row_type +
-		       ", COALESCE(t.counters, pg_catalog.jsonb_build_object())) AS l) AS m)" + where;
-	return "SELECT " + merged + " FROM concord.tombstone AS t, pg_catalog.jsonb_populate_record(" + row_type +
-	       ", t.counters) AS l" + where + " AND t.counters IS NOT NULL";
+		return "UPDATE concord.tombstone AS t SET counters = (SELECT t.counters || " + values + " FROM " + record +
+		       ")" + where;
+	return "SELECT " + values + " FROM concord.tombstone AS t, " + record + where;
 }
 
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity) {

@@ -111,22 +111,31 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded,
  */
 std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns = {});
 
-/* The tombstone of a key: SELECT xmin FROM concord.tombstone WHERE relid = $1 AND key = $2. */
-std::string BuildTombstoneLookup();
+/*
+ * The tombstone of a key: SELECT xmin FROM concord.tombstone WHERE relid = $1
+ * AND key = $2 [FOR UPDATE when lock: a write of the tombstone follows].
+ */
+std::string BuildTombstoneLookup(bool lock = false);
 
 /*
- * The counters a tombstone of table t keeps (concord.tombstone.counters,
- * read as a row of t) merged with one change's increments, column by column
- * as an UPDATE merges a live row's delta columns.  Parameters: $1 the
- * relid, $2 the tombstone key, then each delta column's new and old value
- * ($3 and $4 for the first, $5 and $6 for the second ...), of the column's
- * type; types: each column's base type, as UpdateOptions::delta_types.
- * store: UPDATE the tombstone's counters to the merged values (a NULL
- * counters counts as all NULL);
- * otherwise SELECT the merged values, one column each, in the given order
- * (no row if the tombstone holds no counters).
+ * The counters a tombstone keeps (concord.tombstone.counters: a jsonb object
+ * of delta column name -> value) merged with one update's increments,
+ * column by column as an UPDATE merges a live row's delta columns.  A column
+ * the object has no entry for is unknown (no row of the key was deleted
+ * here with it as a delta column): nothing merges into it.
+ * Parameters: $1 the relid, $2 the tombstone key, then per delta column its
+ * new value, its old value (of the column's type) and its name (text): $3,
+ * $4, $5 for the first, $6, $7, $8 for the second ...  types: each column's
+ * base type, as UpdateOptions::delta_types (the stored values are read as
+ * those).
+ * store: UPDATE the tombstone's known counters to the merged values
+ * (a tombstone without counters stays as it is);
+ * otherwise SELECT one value per column, in the given order: the merged
+ * value where the counter is known, the update's new value where not (no
+ * row if the tombstone keeps no counters at all).
  */
-std::string BuildTombstoneCounters(std::string_view table, Names delta_columns, Names types, bool store);
+inline constexpr size_t kTombstoneCounterParams = 3;
+std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store);
 
 /* TRUNCATE TABLE t1, t2 [RESTART IDENTITY] [CASCADE] (tables already qualified) */
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity);

@@ -19,6 +19,7 @@ extern "C" {
 #include "nodes/bitmapset.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -36,6 +37,25 @@ PG_FUNCTION_INFO_V1(concord_tombstone_trigger);
 namespace concord::tombstone {
 
 namespace {
+
+/*
+ * A value's text, exact whatever the session's extra_float_digits: a real
+ * or double precision counter would otherwise be rounded to fewer digits
+ * in a session that lowered it (the output functions read the setting).
+ */
+char *ExactText(Oid type, Datum value) {
+	Oid output;
+	bool varlena;
+	getTypeOutputInfo(type, &output, &varlena);
+	Oid base = getBaseType(type);
+	if (base != FLOAT4OID && base != FLOAT8OID)
+		return OidOutputFunctionCall(output, value);
+	int saved = extra_float_digits;
+	extra_float_digits = 1; /* shortest text that reads back exactly; the output cannot fail */
+	char *text = OidOutputFunctionCall(output, value);
+	extra_float_digits = saved;
+	return text;
+}
 
 /*
  * The old row's values of the columns the trigger's arguments name, as a
@@ -64,10 +84,7 @@ ArrayType *DeltaValues(const TriggerData *td) {
 			elems[n] = (Datum)0;
 			nulls[n] = true;
 		} else {
-			Oid output;
-			bool varlena;
-			getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &output, &varlena);
-			elems[n] = CStringGetTextDatum(OidOutputFunctionCall(output, value));
+			elems[n] = CStringGetTextDatum(ExactText(TupleDescAttr(desc, attnum - 1)->atttypid, value));
 		}
 		n++;
 	}

@@ -388,7 +388,7 @@ my $deletes = 0;
 sub delete_script
 {
 	my @lines = ('SET client_min_messages = warning;');
-	for (1 .. $txns)
+	for (1 .. int($txns * 2 / 3))
 	{
 		my $id = $first + int(rand($COUNTERS));
 		if (rand() < 0.03)

@@ -36,6 +36,7 @@ namespace {
 constexpr int kOriginCacheSize = 256;
 char *origin_names[kOriginCacheSize]; /* in state->cache_context */
 SPIPlanPtr tombstone_lookup = nullptr;
+SPIPlanPtr tombstone_lookup_locked = nullptr;
 SPIPlanPtr recorded_lookup = nullptr;
 SPIPlanPtr recorded_upsert = nullptr;
 bool copy_origin_known = false;
@@ -204,15 +205,16 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 	}
 }
 
-conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key) {
+conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key, bool lock) {
 	Oid relid = t->relid;
-	if (tombstone_lookup == nullptr) {
+	SPIPlanPtr *plan = lock ? &tombstone_lookup_locked : &tombstone_lookup;
+	if (*plan == nullptr) {
 		Oid types[2] = {OIDOID, BYTEAOID};
-		char *sql = pg::ToPalloc([&] { return sql::BuildTombstoneLookup(); });
-		tombstone_lookup = apply::PrepareKept(sql, 2, types);
+		char *sql = pg::ToPalloc([&] { return sql::BuildTombstoneLookup(lock); });
+		*plan = apply::PrepareKept(sql, 2, types);
 	}
 	Datum params[2] = {ObjectIdGetDatum(relid), PointerGetDatum(key)};
-	apply::ExecutePlan(tombstone_lookup, params, nullptr, 1, SPI_OK_SELECT, "looking up a tombstone");
+	apply::ExecutePlan(*plan, params, nullptr, 1, SPI_OK_SELECT, "looking up a tombstone");
 	conflict::Version v;
 	RowIdentity id{InvalidTransactionId, InvalidRepOriginId};
 	char *node = nullptr;

@@ -45,10 +45,12 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u,
 
 /*
  * The tombstone of `key` in t's table, as a version (exists = false if
- * none).  Copied tombstones, and on delta tables tombstones whose counters
- * a losing change merged into, carry a recorded version.
+ * none); lock: locked FOR UPDATE, as the caller may write it (the version
+ * read is then the one it writes over).  Copied tombstones, and on delta
+ * tables tombstones whose counters a losing change merged into, carry a
+ * recorded version.
  */
-conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key);
+conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key, bool lock = false);
 
 /*
  * Records that the row with `key_values`, as written by the current

@@ -172,13 +172,14 @@ void ApplyKeyChange(const Change &c) {
 
 /*
  * Whether the change meets a tombstone of a delta table whose counters it
- * merges with: an insert, or an update carrying its full old row (the
- * increments are new minus old).
+ * merges with: an update carrying its full old row (the increments are new
+ * minus old).  Not an insert: the row this node deleted had counted its
+ * insert already (see tombstone_counters.hpp).
  */
 bool KeepsCounters(const Change &c, const conflict::LocalState &local) {
 	if (!c.rel->target.has_delta || local.row.exists || !local.tombstone.exists)
 		return false;
-	return c.op == Operation::kInsert || (c.op == Operation::kUpdate && c.old_is_full && c.old_row != nullptr);
+	return c.op == Operation::kUpdate && c.old_is_full && c.old_row != nullptr;
 }
 
 } // namespace
@@ -199,7 +200,8 @@ void ApplyWithConflictHandling(const Change &c) {
 	bytea *tombstone_key = nullptr;
 	if (!local.exists) {
 		tombstone_key = apply::TombstoneKey(t, key_values);
-		local_state.tombstone = LookupTombstone(t, tombstone_key);
+		/* Locked on delta tables: a losing update merges into its counters under the version read here. */
+		local_state.tombstone = LookupTombstone(t, tombstone_key, t->has_delta);
 	}
 	conflict::Version remote = RemoteVersion();
 	conflict::Decision d = conflict::Decide(c.op, t->policy, remote, local_state);
@@ -262,7 +264,7 @@ void ApplyWithConflictHandling(const Change &c) {
 			apply::ExecUpdate(c.rel, c.new_row, key_values, delta_old, false, true);
 			RecordRowVersion(t, key_values, local.version);
 		}
-		/* Likewise a delete that wins keeps them, in its tombstone's counters. */
+		/* Likewise against a delete that wins: they go into its tombstone's counters. */
 		if (KeepsCounters(c, local_state))
 			AddToTombstone(c, tombstone_key, key_values, local_state.tombstone);
 		break;

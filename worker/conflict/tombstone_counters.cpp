@@ -45,19 +45,19 @@ void AddParam(CounterStatement *s, Oid type, Datum value, char null) {
 }
 
 /*
- * Parameters: relid, key, then each delta column's new and old value (an
- * insert has no old value: NULL; a value the peer left out as unchanged is
- * the old one, an increment of 0).  The counters are the table's delta
- * columns in remote column order; columns holds their indexes.
+ * Parameters: relid, key, then each delta column's new value, old value (a
+ * value the peer left out as unchanged is the old one: an increment of 0)
+ * and name.  The counters are the table's delta columns in remote column
+ * order; columns holds their indexes.
  */
 CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, bytea *key, bool store) {
 	const LocalTarget *t = &c.rel->target;
-	const TupleValues *old_row = c.op == conflict::Operation::kUpdate ? c.old_row : nullptr;
+	const TupleValues *old_row = c.old_row;
 	CounterStatement s{};
 	s.columns = static_cast<int *>(palloc(sizeof(int) * Max(t->ncols, 1)));
 	auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->ncols, 1)));
 	auto *base_types = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->ncols, 1)));
-	int max_args = 2 + 2 * t->ncols;
+	int max_args = 2 + static_cast<int>(sql::kTombstoneCounterParams) * t->ncols;
 	s.types = static_cast<Oid *>(palloc(sizeof(Oid) * max_args));
 	s.values = static_cast<Datum *>(palloc(sizeof(Datum) * max_args));
 	s.nulls = static_cast<char *>(palloc(max_args + 1));
@@ -69,16 +69,14 @@ CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, byt
 		names[s.ncounters] = std::string_view(c.rel->cols[col].name);
 		base_types[s.ncounters] = format_type_be_qualified(getBaseType(t->types[col]));
 		s.columns[s.ncounters++] = col;
-		const TupleValues *new_source = old_row != nullptr && new_row->unchanged[col] ? old_row : new_row;
+		const TupleValues *new_source = new_row->unchanged[col] ? old_row : new_row;
 		AddParam(&s, t->types[col], new_source->values[col], new_source->nulls[col]);
-		if (old_row != nullptr)
-			AddParam(&s, t->types[col], old_row->values[col], old_row->nulls[col]);
-		else
-			AddParam(&s, t->types[col], (Datum)0, 'n');
+		AddParam(&s, t->types[col], old_row->values[col], old_row->nulls[col]);
+		AddParam(&s, TEXTOID, CStringGetTextDatum(c.rel->cols[col].name), ' ');
 	}
 	s.nulls[s.nargs] = '\0';
 	s.sql = pg::ToPalloc([&] {
-		return sql::BuildTombstoneCounters(t->qualified_name, {names, static_cast<size_t>(s.ncounters)},
+		return sql::BuildTombstoneCounters({names, static_cast<size_t>(s.ncounters)},
 		                                   {base_types, static_cast<size_t>(s.ncounters)}, store);
 	});
 	return s;
@@ -87,6 +85,7 @@ CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, byt
 } // namespace
 
 void AddToTombstone(const Change &c, bytea *key, const Datum *key_values, const conflict::Version &tombstone) {
+	Assert(c.op == conflict::Operation::kUpdate && c.old_is_full);
 	CounterStatement s = BuildStatement(c, c.new_row, key, true);
 	apply::RequireSpiResult(SPI_execute_with_args(s.sql, s.nargs, s.types, s.values, s.nulls, false, 0),
 	                        SPI_OK_UPDATE, "adding a change to a tombstone's counters", c.rel->target.display_name);
@@ -96,7 +95,8 @@ void AddToTombstone(const Change &c, bytea *key, const Datum *key_values, const 
 const TupleValues *StartFromTombstone(const Change &c, const TupleValues *row, bytea *key) {
 	const LocalTarget *t = &c.rel->target;
 	CounterStatement s = BuildStatement(c, row, key, false);
-	apply::RequireSpiResult(SPI_execute_with_args(s.sql, s.nargs, s.types, s.values, s.nulls, true, 1),
+	/* Not read-only: that would read with the snapshot of the transaction's BEGIN, not the tombstone locked since. */
+	apply::RequireSpiResult(SPI_execute_with_args(s.sql, s.nargs, s.types, s.values, s.nulls, false, 1),
 	                        SPI_OK_SELECT, "reading a tombstone's counters", t->display_name);
 	if (SPI_processed == 0) {
 		SPI_freetuptable(SPI_tuptable);
