@@ -76,11 +76,13 @@ CREATE INDEX conflicts_at ON concord.conflicts (at);
 -- (send) form of the key columns; the version of the delete is the row's own
 -- xmin (its commit timestamp and replication origin), exactly as for live rows.
 -- On tables with delta columns, counters holds the deleted row's delta column
--- values ({"column": "value"}), to which changes that lose to the delete add
--- their increments: a newer update that brings the row back starts from them
--- (docs/conflicts.md).  Such a merge records the delete's version in
--- concord.row_version, as it does for a live row.  NULL: no row was deleted
--- here (the delete arrived first) and nothing has been added yet.
+-- values by column name (text as the trigger writes them, numbers once
+-- merged), to which updates that lose to the delete add their increments: a
+-- newer update that brings the row back starts from them (docs/conflicts.md).
+-- Such a merge records the delete's version in concord.row_version, as it
+-- does for a live row.  NULL: no row was deleted here (the delete arrived
+-- before the row); nothing merges into it, and a row brought back takes the
+-- update's values.
 CREATE TABLE concord.tombstone (
     relid    oid NOT NULL,
     key      bytea NOT NULL,

@@ -269,8 +269,8 @@ std::string BuildTombstoneLookup(bool lock) {
 	return out;
 }
 
-std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store) {
-	if (types.count < delta_columns.count)
+std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store, Names column_types) {
+	if (types.count < delta_columns.count || (!store && column_types.count < delta_columns.count))
 		throw std::invalid_argument("BuildTombstoneCounters: a type for every delta column is required");
 	/* The stored values as a row of just these columns (jsonb_to_record: no other column is read). */
 	std::string record = "pg_catalog.jsonb_to_record(t.counters) AS l(";
@@ -289,7 +289,8 @@ std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store)
 			values.append("CASE WHEN t.counters ? " + name + " THEN pg_catalog.jsonb_build_object(" + name + ", " +
 			              merged + ") ELSE pg_catalog.jsonb_build_object() END");
 		else
-			values.append("CASE WHEN t.counters ? " + name + " THEN " + merged + " ELSE " + new_value + " END");
+			values.append("CAST(CASE WHEN t.counters ? " + name + " THEN " + merged + " ELSE " + new_value +
+			              " END AS " + std::string(column_types.items[i]) + ")");
 	}
 	record.append(")");
 	std::string where = " WHERE t.relid = $1 AND t.key = $2 AND t.counters IS NOT NULL";

@@ -130,12 +130,13 @@ std::string BuildTombstoneLookup(bool lock = false);
  * those).
  * store: UPDATE the tombstone's known counters to the merged values
  * (a tombstone without counters stays as it is);
- * otherwise SELECT one value per column, in the given order: the merged
- * value where the counter is known, the update's new value where not (no
- * row if the tombstone keeps no counters at all).
+ * otherwise SELECT one value per column, in the given order, cast to the
+ * column's own type (column_types: a domain's checks apply, as when a live
+ * row merges): the merged value where the counter is known, the update's
+ * new value where not (no row if the tombstone keeps no counters at all).
  */
 inline constexpr size_t kTombstoneCounterParams = 3;
-std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store);
+std::string BuildTombstoneCounters(Names delta_columns, Names types, bool store, Names column_types = {});
 
 /* TRUNCATE TABLE t1, t2 [RESTART IDENTITY] [CASCADE] (tables already qualified) */
 std::string BuildTruncate(Names qualified_tables, bool cascade, bool restart_identity);

@@ -13,9 +13,14 @@
 # 3. A column that became a delta column after the delete: the tombstone
 #    knows no value for it, and the update that brings the row back gives
 #    it its own; the counter the tombstone knows goes on from there.
+# 1b. A row brought back at node_a while an older update from another peer
+#    waits for the tombstone's lock: that update meets the row (110 everywhere).
 # 4. A row that reached node_c by update_missing (its insert was late) and
 #    was deleted there: the late insert must not add its values to the
 #    tombstone again (the row had counted it): 102 everywhere.
+# 5. A copied tombstone without counters: an older update that loses to it
+#    merges nothing and leaves its recorded version alone, so a second older
+#    update in the same transaction loses too.
 use strict;
 use warnings;
 
@@ -77,6 +82,26 @@ ok(poll_until($na, "SELECT count(*) FROM concord.tombstone WHERE relid = 'counte
 resume_all(\@nodes);
 ok(wait_converged(\@nodes), 'snapshot: converged');
 is(hits_everywhere('counters', 1), '11 11 11', "snapshot: node_b's +10 started from the tombstone's 1 everywhere");
+
+# --- 1b. a row brought back while an older update waits for the tombstone --------
+# node_c adds 100 to row 3 (C5), node_a deletes it (A5), node_b later adds
+# 10 and then updates row 2 in the same transaction (B5).  At node_a, B5
+# brings row 3 back and is held up on row 2; meanwhile C5 (older than the
+# delete) finds no row and waits for the tombstone B5 locked.  When B5
+# commits, C5 must meet the row (merging +100 into it), not the tombstone.
+$na->safe_psql($db, 'INSERT INTO counters VALUES (3, 0)');
+ok(wait_converged(\@nodes), 'concurrent: row 3 everywhere');
+pause_all(\@nodes);
+labelled_txn($nc, 'C5', 'UPDATE counters SET hits = hits + 100 WHERE id = 3');
+labelled_txn($na, 'A5', 'DELETE FROM counters WHERE id = 3');
+labelled_txn($nb, 'B5', 'UPDATE counters SET hits = hits + 10 WHERE id = 3; UPDATE counters SET hits = hits + 1 WHERE id = 2');
+resume_link($na, $nb);
+ok(poll_until($na, "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 't', 30),
+	"concurrent: node_a's apply of B5 brought row 3 back and is held up on row 2");
+resume_link($na, $nc);
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'concurrent: converged');
+is(hits_everywhere('counters', 3), '110 110 110', "concurrent: node_c's older +100 reached the row everywhere");
 $na->safe_psql($db, 'DROP TRIGGER slow ON counters');
 
 # --- 2. a NOT NULL domain column ---------------------------------------------------
@@ -119,6 +144,34 @@ ok(wait_applied_by($na, $nc), 'late insert: node_c applied the insert, which los
 resume_all(\@nodes);
 ok(wait_converged(\@nodes), 'late insert: converged');
 is(hits_everywhere('counters', 10), '102 102 102', 'late insert: 100 + 1 + 1 everywhere, the insert counted once');
+
+# --- 5. a copied tombstone without counters keeps its version -------------------
+# node_x has no row 20 when node_b's delete reaches it (node_a's insert is
+# held back): its tombstone keeps no counters.  node_b then copies the table
+# from node_x (the copied tombstone carries the delete's version, recorded).
+# node_a's transaction of two increments, older than the delete, reaches
+# node_b last: both lose to the copied tombstone; merging nothing must not
+# disturb its recorded version, or the second would bring the row back.
+my $nx = $nc;
+pause_link($nx, $na);
+$na->safe_psql($db, 'INSERT INTO counters VALUES (20, 0)');
+ok(wait_applied_by($na, $nb), 'copied: node_b has row 20');
+pause_link($nb, $na);
+labelled_txn($na, 'A6', 'UPDATE counters SET hits = hits + 1 WHERE id = 20; UPDATE counters SET hits = hits + 1 WHERE id = 20');
+labelled_txn($nb, 'D6', 'DELETE FROM counters WHERE id = 20');
+ok(wait_applied_by($nb, $nx), "copied: node_x applied the delete, having no row");
+is($nx->safe_psql($db, "SELECT count(*) FROM concord.tombstone WHERE relid = 'counters'::regclass AND counters IS NULL"),
+	'1', 'copied: node_x keeps a tombstone without counters');
+# Re-copying one table (docs/operations.md): remove, empty, add, configure, copy.
+$nb->safe_psql($db, "SELECT concord.pause('node_c'); SELECT concord.remove_table('public.counters'); "
+	  . "TRUNCATE counters; SELECT concord.add_table('public.counters'); "
+	  . "SELECT concord.set_delta_columns('public.counters', '{hits}')");
+$nb->safe_psql($db, "SELECT concord.copy_table('public.counters', 'node_c')");
+is($nb->safe_psql($db, "SELECT count(*) FROM counters"), $nx->safe_psql($db, "SELECT count(*) FROM counters"),
+	"copied: node_b holds node_c's rows of counters again");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'copied: converged');
+is(hits_everywhere('counters', 20), 'none none none', "copied: node_a's older increments lost to the delete everywhere");
 
 assert_same_everywhere(\@nodes, $_, "$_ identical on every node") for qw(counters dom later);
 assert_links_streaming(\@nodes);

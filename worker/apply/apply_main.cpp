@@ -372,6 +372,8 @@ void Run() {
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/* Floats the worker writes as text (a tombstone's counters) read back exactly. */
+	SetConfigOption("extra_float_digits", "1", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
 	 * Every applied statement finds its row by key.  On a small, much-updated
 	 * table (pgbench_branches) the planner's generic plan scans the whole page,

@@ -202,6 +202,18 @@ void ApplyWithConflictHandling(const Change &c) {
 		tombstone_key = apply::TombstoneKey(t, key_values);
 		/* Locked on delta tables: a losing update merges into its counters under the version read here. */
 		local_state.tombstone = LookupTombstone(t, tombstone_key, t->has_delta);
+		if (t->has_delta && local_state.tombstone.exists) {
+			/*
+			 * The lock may have waited for a transaction that brought the row
+			 * back from this tombstone: its row is visible now, and is what
+			 * the change meets.
+			 */
+			LookupRow(c.rel, key_values, &local);
+			if (local.exists) {
+				local_state.row = local.version;
+				local_state.tombstone = conflict::Version{};
+			}
+		}
 	}
 	conflict::Version remote = RemoteVersion();
 	conflict::Decision d = conflict::Decide(c.op, t->policy, remote, local_state);

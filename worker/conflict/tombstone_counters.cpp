@@ -57,6 +57,7 @@ CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, byt
 	s.columns = static_cast<int *>(palloc(sizeof(int) * Max(t->ncols, 1)));
 	auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->ncols, 1)));
 	auto *base_types = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->ncols, 1)));
+	auto *column_types = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(t->ncols, 1)));
 	int max_args = 2 + static_cast<int>(sql::kTombstoneCounterParams) * t->ncols;
 	s.types = static_cast<Oid *>(palloc(sizeof(Oid) * max_args));
 	s.values = static_cast<Datum *>(palloc(sizeof(Datum) * max_args));
@@ -68,6 +69,8 @@ CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, byt
 			continue;
 		names[s.ncounters] = std::string_view(c.rel->cols[col].name);
 		base_types[s.ncounters] = format_type_be_qualified(getBaseType(t->types[col]));
+		column_types[s.ncounters] = format_type_extended(
+		    t->types[col], t->typmods[col], FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
 		s.columns[s.ncounters++] = col;
 		const TupleValues *new_source = new_row->unchanged[col] ? old_row : new_row;
 		AddParam(&s, t->types[col], new_source->values[col], new_source->nulls[col]);
@@ -76,8 +79,8 @@ CounterStatement BuildStatement(const Change &c, const TupleValues *new_row, byt
 	}
 	s.nulls[s.nargs] = '\0';
 	s.sql = pg::ToPalloc([&] {
-		return sql::BuildTombstoneCounters({names, static_cast<size_t>(s.ncounters)},
-		                                   {base_types, static_cast<size_t>(s.ncounters)}, store);
+		size_t n = static_cast<size_t>(s.ncounters);
+		return sql::BuildTombstoneCounters({names, n}, {base_types, n}, store, {column_types, n});
 	});
 	return s;
 }
@@ -89,7 +92,9 @@ void AddToTombstone(const Change &c, bytea *key, const Datum *key_values, const 
 	CounterStatement s = BuildStatement(c, c.new_row, key, true);
 	apply::RequireSpiResult(SPI_execute_with_args(s.sql, s.nargs, s.types, s.values, s.nulls, false, 0),
 	                        SPI_OK_UPDATE, "adding a change to a tombstone's counters", c.rel->target.display_name);
-	RecordRowVersion(&c.rel->target, key_values, tombstone);
+	/* A tombstone without counters was not written: its xmin, and any version recorded for it, stand. */
+	if (SPI_processed > 0)
+		RecordRowVersion(&c.rel->target, key_values, tombstone);
 }
 
 const TupleValues *StartFromTombstone(const Change &c, const TupleValues *row, bytea *key) {

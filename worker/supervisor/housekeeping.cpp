@@ -58,16 +58,21 @@ void PruneTombstones(List *subscriptions) {
 	 * A tombstone's time is the version recorded for it (same xmin) if there
 	 * is one — a merge into its counters wrote it under an older change's
 	 * commit time — else its xmin's.  One whose commit time is no longer
-	 * known is older than any retained one.  Before the versions: this reads them.
+	 * known is older than any retained one.  Before the versions: this reads
+	 * them.  Tombstones an apply transaction holds locked are left for the
+	 * next round (SKIP LOCKED): waiting here would hold up the clock and
+	 * the workers' restarts behind whatever that transaction waits for.
 	 */
-	catalog::Write("DELETE FROM concord.tombstone AS t WHERE coalesce("
+	catalog::Write("DELETE FROM concord.tombstone AS t WHERE (t.relid, t.key) IN (SELECT s.relid, s.key "
+	               "FROM concord.tombstone AS s WHERE coalesce("
 	               "(SELECT coalesce(v.commit_ts, '-infinity') FROM concord.row_version AS v "
-	               "WHERE v.relid = t.relid AND v.key = t.key AND v.xmin = t.xmin), "
-	               "pg_catalog.pg_xact_commit_timestamp(t.xmin), '-infinity') < $1",
+	               "WHERE v.relid = s.relid AND v.key = s.key AND v.xmin = s.xmin), "
+	               "pg_catalog.pg_xact_commit_timestamp(s.xmin), '-infinity') < $1 FOR UPDATE SKIP LOCKED)",
 	               1, types, values, nullptr, SPI_OK_DELETE);
 	/* Copied versions obey the same rule: no change older than them can still arrive. */
-	catalog::Write("DELETE FROM concord.row_version WHERE coalesce(commit_ts, '-infinity') < $1", 1, types, values,
-	               nullptr, SPI_OK_DELETE);
+	catalog::Write("DELETE FROM concord.row_version WHERE (relid, key) IN (SELECT relid, key FROM concord.row_version "
+	               "WHERE coalesce(commit_ts, '-infinity') < $1 FOR UPDATE SKIP LOCKED)",
+	               1, types, values, nullptr, SPI_OK_DELETE);
 }
 
 void PruneConflicts() {
