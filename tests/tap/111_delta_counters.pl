@@ -143,32 +143,58 @@ for my $s (@nodes)
 	push @links, [ $s, $_ ] for grep { $_ != $s } @nodes;
 }
 
+# pause_for(PHASE) — 'all': every link paused; 'half': each link with chance 1/2; otherwise none.
+sub pause_for
+{
+	my ($phase) = @_;
+	if ($phase eq 'all') { pause_all(\@nodes); }
+	elsif ($phase eq 'half') { pause_link(@$_) for grep { rand() < 0.5 } @links; }
+	return;
+}
+
+# start_scripts(LABEL, GENERATOR) — at every node, psql runs GENERATOR->(node name)
+# in the background; returns [harness, \stderr, node name] per node.
+sub start_scripts
+{
+	my ($label, $generator) = @_;
+	my @runs;
+	for my $i (0 .. $#nodes)
+	{
+		my $file = "$dir/$label-$names[$i].sql";
+		open(my $fh, '>', $file) or die "$file: $!";
+		print $fh $generator->($names[$i]);
+		close $fh;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start([ 'psql', '-Xq', '-d', $nodes[$i]->connstr($db), '-f', $file ],
+			'<', \undef, '>', \$out, '2>', \$err);
+		push @runs, [ $h, \$err, $names[$i] ];
+	}
+	return @runs;
+}
+
+# finish_scripts(LABEL, RUNS) — waits for each; one test per node: no error
+# but deadlocks with an apply (such a transaction rolls back with its log rows).
+sub finish_scripts
+{
+	my ($label, @runs) = @_;
+	for my $x (@runs)
+	{
+		$x->[0]->finish;
+		my @bad = unexpected_errors(${ $x->[1] }, qr/deadlock detected|current transaction is aborted/);
+		is(scalar(@bad), 0, "$label: $x->[2]'s transactions ran without unexpected errors")
+		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+	}
+	return;
+}
+
 # Phases: which links are paused while the increments run ('toggle': random
 # pauses and resumes while they run).
 my @phases = ('all', 'half', 'toggle', 'all');
 for my $pi (0 .. $#phases)
 {
 	my $phase = $phases[$pi];
-	if ($phase eq 'all')
-	{
-		pause_all(\@nodes);
-	}
-	elsif ($phase eq 'half')
-	{
-		pause_link(@$_) for grep { rand() < 0.5 } @links;
-	}
-	my @w;
-	for my $i (0 .. 2)
-	{
-		my $file = "$dir/phase$pi-$names[$i].sql";
-		open(my $fh, '>', $file) or die "$file: $!";
-		print $fh script($names[$i]);
-		close $fh;
-		my ($out, $err) = ('', '');
-		my $h = IPC::Run::start([ 'psql', '-Xq', '-d', $nodes[$i]->connstr($db), '-f', $file ],
-			'<', \undef, '>', \$out, '2>', \$err);
-		push @w, [ $h, \$err, $names[$i] ];
-	}
+	pause_for($phase);
+	my @w = start_scripts("phase$pi", \&script);
 	if ($phase eq 'toggle')
 	{
 		my %paused;
@@ -185,14 +211,7 @@ for my $pi (0 .. $#phases)
 				30, 20);
 		}
 	}
-	# A transaction that deadlocks with an apply rolls back with its log rows.
-	for my $x (@w)
-	{
-		$x->[0]->finish;
-		my @bad = unexpected_errors(${ $x->[1] }, qr/deadlock detected|current transaction is aborted/);
-		is(scalar(@bad), 0, "phase $pi ($phase): $x->[2]'s increments ran without unexpected errors")
-		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
-	}
+	finish_scripts("phase $pi ($phase)", @w);
 	resume_all(\@nodes) unless $pi == $#phases;
 }
 resume_all(\@nodes);
@@ -408,27 +427,8 @@ sub delete_script
 }
 for my $phase ('all', 'half')
 {
-	if ($phase eq 'all') { pause_all(\@nodes); }
-	else { pause_link(@$_) for grep { rand() < 0.5 } @links; }
-	my @w;
-	for my $i (0 .. 2)
-	{
-		my $file = "$dir/deletes-$phase-$names[$i].sql";
-		open(my $fh, '>', $file) or die "$file: $!";
-		print $fh delete_script();
-		close $fh;
-		my ($out, $err) = ('', '');
-		my $h = IPC::Run::start([ 'psql', '-Xq', '-d', $nodes[$i]->connstr($db), '-f', $file ],
-			'<', \undef, '>', \$out, '2>', \$err);
-		push @w, [ $h, \$err, $names[$i] ];
-	}
-	for my $x (@w)
-	{
-		$x->[0]->finish;
-		my @bad = unexpected_errors(${ $x->[1] }, qr/deadlock detected|current transaction is aborted/);
-		is(scalar(@bad), 0, "random deletes ($phase): $x->[2]'s transactions ran without unexpected errors")
-		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
-	}
+	pause_for($phase);
+	finish_scripts("random deletes ($phase)", start_scripts("deletes-$phase", \&delete_script));
 	resume_all(\@nodes);
 }
 ok(wait_converged(\@nodes), 'random deletes: wait_for_peers is true on every node');
