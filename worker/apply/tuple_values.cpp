@@ -83,6 +83,19 @@ void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *t, Tup
 	ReadValues(r, rel, t, out, true);
 }
 
+TupleValues *CopyTupleValues(const TupleValues *tuple) {
+	auto *copy = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
+	*copy = *tuple;
+	int n = Max(tuple->ncols, 1);
+	copy->values = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+	copy->nulls = static_cast<char *>(palloc(n));
+	copy->unchanged = static_cast<char *>(palloc(n));
+	memcpy(copy->values, tuple->values, sizeof(Datum) * tuple->ncols);
+	memcpy(copy->nulls, tuple->nulls, tuple->ncols);
+	memcpy(copy->unchanged, tuple->unchanged, tuple->ncols);
+	return copy;
+}
+
 void ConvertTuple(const LocalTarget *t, TupleValues *tuple) {
 	if (tuple->converted)
 		return;

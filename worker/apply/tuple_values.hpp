@@ -34,6 +34,12 @@ void ReadTuple(protocol::Reader &r, RemoteRelation *rel, LocalTarget *target, Tu
  */
 void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *target, TupleValues *out);
 
+/*
+ * A copy of a converted tuple whose values, nulls and unchanged flags are
+ * its own, for the caller to change (the Datums themselves are shared).
+ */
+TupleValues *CopyTupleValues(const TupleValues *tuple);
+
 /* Fills values[] from texts[] with the local input functions (no-op if done). */
 void ConvertTuple(const LocalTarget *target, TupleValues *tuple);
 

@@ -98,20 +98,14 @@ bool ResolveUniqueConflicts(const Change &c, const LocalTarget *t, const Datum *
 const TupleValues *CompleteRow(const Change &c) {
 	if (!c.new_row->any_unchanged || c.old_row == nullptr || !c.old_is_full)
 		return c.new_row;
-	auto *full = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
-	*full = *c.new_row;
-	full->values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(full->ncols, 1)));
-	full->nulls = static_cast<char *>(palloc(Max(full->ncols, 1)));
-	full->unchanged = static_cast<char *>(palloc0(Max(full->ncols, 1)));
+	TupleValues *full = apply::CopyTupleValues(c.new_row);
 	full->any_unchanged = false;
 	for (int col = 0; col < full->ncols; col++) {
 		bool from_old = c.new_row->unchanged[col] != 0;
 		full->values[col] = from_old ? c.old_row->values[col] : c.new_row->values[col];
 		full->nulls[col] = from_old ? c.old_row->nulls[col] : c.new_row->nulls[col];
-		if (from_old && c.old_row->unchanged[col]) {
-			full->unchanged[col] = 1;
-			full->any_unchanged = true;
-		}
+		full->unchanged[col] = from_old && c.old_row->unchanged[col] ? 1 : 0;
+		full->any_unchanged |= full->unchanged[col] != 0;
 	}
 	return full;
 }
@@ -152,16 +146,13 @@ void ApplyKeyChange(const Change &c) {
 		if (old_local.exists) {
 			TupleValues local_values;
 			CompositeToValues(t, old_local.row, &local_values);
-			auto *filled = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
-			*filled = *row;
-			filled->values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(row->ncols, 1)));
-			filled->nulls = static_cast<char *>(palloc(Max(row->ncols, 1)));
-			filled->unchanged = static_cast<char *>(palloc0(Max(row->ncols, 1)));
+			TupleValues *filled = apply::CopyTupleValues(row);
 			filled->any_unchanged = false;
 			for (int col = 0; col < row->ncols; col++) {
 				bool from_local = row->unchanged[col] != 0;
 				filled->values[col] = from_local ? local_values.values[col] : row->values[col];
 				filled->nulls[col] = from_local ? local_values.nulls[col] : row->nulls[col];
+				filled->unchanged[col] = 0;
 			}
 			row = filled;
 		}

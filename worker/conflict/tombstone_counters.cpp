@@ -107,12 +107,7 @@ const TupleValues *StartFromTombstone(const Change &c, const TupleValues *row, b
 		SPI_freetuptable(SPI_tuptable);
 		return row;
 	}
-	auto *merged = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
-	*merged = *row;
-	merged->values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(row->ncols, 1)));
-	merged->nulls = static_cast<char *>(palloc(Max(row->ncols, 1)));
-	memcpy(merged->values, row->values, sizeof(Datum) * row->ncols);
-	memcpy(merged->nulls, row->nulls, row->ncols);
+	TupleValues *merged = apply::CopyTupleValues(row);
 	for (int i = 0; i < s.ncounters; i++) {
 		int col = s.columns[i];
 		bool isnull;
