@@ -103,8 +103,26 @@ CREATE TABLE concord.row_version (
     PRIMARY KEY (relid, key)
 );
 
+-- Values a row held in a unique index other than the key when it gave way
+-- on such an index (deleted to make room for a newer row, or a remote write
+-- that lost to one), with the version of the write that held them: a write
+-- with the same values that is older and arrives later loses to them, as it
+-- would have to the row had it arrived first.  index_columns names the
+-- index by its columns' attnums ("2 3"); value is their binary send() forms
+-- (NULL as length -1); key the row's tombstone key.  Pruned like tombstones.
+CREATE TABLE concord.unique_ghost (
+    relid         oid NOT NULL,
+    index_columns text NOT NULL,
+    value         bytea NOT NULL,
+    key           bytea NOT NULL,
+    commit_ts     timestamptz,
+    node          text NOT NULL,
+    PRIMARY KEY (relid, index_columns, value, key)
+);
+
 REVOKE ALL ON concord.node, concord.subscription, concord.replicated_table,
-              concord.conflicts, concord.tombstone, concord.row_version, concord.object_id_seq FROM PUBLIC;
+              concord.conflicts, concord.tombstone, concord.row_version, concord.unique_ghost,
+              concord.object_id_seq FROM PUBLIC;
 GRANT SELECT ON concord.conflicts TO concord_admin, pg_monitor;
 GRANT SELECT ON concord.replicated_table TO concord_admin, pg_monitor;
 
@@ -242,6 +260,7 @@ BEGIN
             DELETE FROM concord.replicated_table WHERE relid::oid = obj.objid;
             DELETE FROM concord.tombstone WHERE relid = obj.objid;
             DELETE FROM concord.row_version WHERE relid = obj.objid;
+            DELETE FROM concord.unique_ghost WHERE relid = obj.objid;
         ELSIF obj.classid = 'pg_proc'::regclass THEN
             SELECT string_agg(relid::text, ', ') INTO users
               FROM concord.replicated_table WHERE resolver::oid = obj.objid;

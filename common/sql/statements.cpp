@@ -23,7 +23,13 @@ std::string Guard(uint32_t relid, size_t first) {
 std::string Param(size_t n) { return "$" + std::to_string(n); }
 
 /* [alias.]key1 = $first AND [alias.]key2 = $(first+1) ... */
-void AppendKeyCondition(std::string *out, Names keys, size_t first_param, std::string_view alias = {}) {
+/*
+ * keys[0] = $first AND keys[1] = $first+1 ..; a column whose bit is set in
+ * null_columns is tested IS NULL instead (its parameter is left unused, so
+ * the numbering stays the same).
+ */
+void AppendKeyCondition(std::string *out, Names keys, size_t first_param, std::string_view alias = {},
+                        uint32_t null_columns = 0) {
 	for (size_t i = 0; i < keys.count; i++) {
 		if (i > 0)
 			out->append(" AND ");
@@ -32,6 +38,10 @@ void AppendKeyCondition(std::string *out, Names keys, size_t first_param, std::s
 			out->push_back('.');
 		}
 		out->append(QuoteIdentifier(keys.items[i]));
+		if (i < 32 && (null_columns & (1u << i)) != 0) {
+			out->append(" IS NULL");
+			continue;
+		}
 		out->append(" = ");
 		out->append(Param(first_param + i));
 	}
@@ -234,7 +244,7 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded,
 	return out;
 }
 
-std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns) {
+std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns, uint32_t null_columns) {
 	/*
 	 * Only xmin and the row: the caller reads the version from xmin itself.
 	 * (A commit timestamp joined in here would not be recomputed when FOR
@@ -252,7 +262,7 @@ std::string BuildLookup(std::string_view table, Names key_columns, Names unique_
 	if (unique_columns.count == 0) {
 		AppendKeyCondition(&out, key_columns, 1, kRowAlias);
 	} else {
-		AppendKeyCondition(&out, unique_columns, 1, kRowAlias);
+		AppendKeyCondition(&out, unique_columns, 1, kRowAlias, null_columns);
 		out.append(" AND NOT (");
 		AppendKeyCondition(&out, key_columns, unique_columns.count + 1, kRowAlias);
 		out.append(")");

@@ -107,9 +107,13 @@ std::string BuildDelete(std::string_view table, Names key_columns, bool guarded,
  * The local row a change would touch, locked: SELECT xmin, whole row FROM t
  * WHERE keys = $1.. FOR UPDATE (the caller derives the version from xmin).
  * With unique_columns set, instead finds another row (key not equal to
- * $(u+1)..) holding the same values $1..$u in those columns.
+ * $(u+1)..) holding the same values $1..$u in those columns; a unique
+ * column whose bit (1 << i) is set in null_columns must be NULL instead
+ * ($i+1 unused): the lookup of a UNIQUE NULLS NOT DISTINCT index for a row
+ * with NULLs there.
  */
-std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns = {});
+std::string BuildLookup(std::string_view table, Names key_columns, Names unique_columns = {},
+                        uint32_t null_columns = 0);
 
 /*
  * The tombstone of a key: SELECT xmin FROM concord.tombstone WHERE relid = $1

@@ -209,6 +209,7 @@ Datum RemoveTable(FunctionCallInfo fcinfo) {
 	              SPI_OK_DELETE, relid);
 	catalog::Write("DELETE FROM concord.tombstone WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
 	catalog::Write("DELETE FROM concord.row_version WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
+	catalog::Write("DELETE FROM concord.unique_ghost WHERE relid = $1", 1, types, values, nullptr, SPI_OK_DELETE);
 	DropTombstoneTrigger(relid);
 	PG_RETURN_VOID();
 }

@@ -55,13 +55,17 @@ void NoteTombstones(Oid relid) {
 }
 
 
-bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values) {
+bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values, const bool *nulls) {
 	StringInfoData buf;
 	initStringInfo(&buf);
 	appendStringInfoSpaces(&buf, VARHDRSZ);
 	pg::StringInfoSink sink{&buf};
 	protocol::Writer<pg::StringInfoSink> w(sink);
 	for (int i = 0; i < nkeys; i++) {
+		if (nulls != nullptr && nulls[i]) {
+			w.PutI32(-1);
+			continue;
+		}
 		bytea *sent = SendFunctionCall(&send_funcs[i], values[i]);
 		w.PutString(std::string_view(VARDATA(sent), VARSIZE(sent) - VARHDRSZ));
 	}

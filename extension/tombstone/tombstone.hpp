@@ -24,9 +24,11 @@ namespace concord::tombstone {
 
 /*
  * The tombstone key of a row: values[i] of the i-th key column, in attnum
- * order, with that column's send function.  Key columns are never NULL.
+ * order, with that column's send function.  Key columns are never NULL;
+ * other users of this encoding (unique index values) pass nulls, and a NULL
+ * is written as length -1.
  */
-bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values);
+bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values, const bool *nulls = nullptr);
 
 /*
  * Records (or refreshes) the tombstone of `key` in the current transaction,

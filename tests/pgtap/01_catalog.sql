@@ -1,7 +1,7 @@
 -- 01_catalog: the objects of the extension, checked against the fixed SQL
 -- surface (shared/API.md) and the catalog's own invariants.
 BEGIN;
-SELECT plan(125);
+SELECT plan(129);
 
 -- ---------------------------------------------------------------------------
 -- Schema, role, catalog tables
@@ -18,6 +18,7 @@ SELECT has_table('concord', 'replicated_table', 'table concord.replicated_table'
 SELECT has_table('concord', 'conflicts', 'table concord.conflicts');
 SELECT has_table('concord', 'tombstone', 'table concord.tombstone');
 SELECT has_table('concord', 'row_version', 'table concord.row_version');
+SELECT has_table('concord', 'unique_ghost', 'table concord.unique_ghost');
 
 SELECT col_is_pk('concord', 'node', 'node_id', 'node is keyed by node_id');
 SELECT col_is_unique('concord', 'node', 'node_name', 'node names are unique');
@@ -37,6 +38,9 @@ SELECT col_is_pk('concord', 'row_version', ARRAY['relid', 'key'], 'row_version i
 SELECT col_type_is('concord', 'row_version', 'commit_ts', 'timestamp with time zone', 'row_version.commit_ts');
 SELECT col_type_is('concord', 'row_version', 'node', 'text', 'row_version.node');
 SELECT col_not_null('concord', 'row_version', 'node', 'row_version.node is NOT NULL');
+SELECT col_is_pk('concord', 'unique_ghost', ARRAY['relid', 'index_columns', 'value', 'key'],
+                 'unique_ghost is keyed by (relid, index_columns, value, key)');
+SELECT col_type_is('concord', 'unique_ghost', 'commit_ts', 'timestamp with time zone', 'unique_ghost.commit_ts');
 
 -- Read during logical decoding: user catalog tables.
 SELECT ok((SELECT 'user_catalog_table=true' = ANY (reloptions) FROM pg_class

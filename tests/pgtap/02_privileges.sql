@@ -6,7 +6,7 @@
 --   (concord's functions write the catalog as the extension owner, so
 --   concord_admin needs no write privilege on it)
 BEGIN;
-SELECT plan(130);
+SELECT plan(136);
 
 CREATE TEMP TABLE config_functions (sig regprocedure);
 INSERT INTO config_functions VALUES
@@ -21,7 +21,7 @@ INSERT INTO config_functions VALUES
 CREATE TEMP TABLE catalog_tables (rel regclass);
 INSERT INTO catalog_tables VALUES
     ('concord.node'), ('concord.subscription'), ('concord.replicated_table'),
-    ('concord.conflicts'), ('concord.tombstone'), ('concord.row_version');
+    ('concord.conflicts'), ('concord.tombstone'), ('concord.row_version'), ('concord.unique_ghost');
 CREATE TEMP TABLE views (rel regclass);
 INSERT INTO views VALUES ('concord.peers'), ('concord.tables'), ('concord.nodes'), ('concord.conflict_stats'),
                          ('concord.copy_progress');
@@ -73,7 +73,7 @@ SELECT ok(NOT has_function_privilege('public', f.sig, 'EXECUTE'), 'PUBLIC cannot
  ORDER BY f.sig::text;
 
 -- ---------------------------------------------------------------------------
--- Catalog tables: nobody but the owner writes them (6 tables x 3 roles)
+-- Catalog tables: nobody but the owner writes them (7 tables x 3 roles)
 -- ---------------------------------------------------------------------------
 SELECT ok(NOT has_table_privilege(r.role, t.rel, 'INSERT, UPDATE, DELETE, TRUNCATE'),
           r.role || ' cannot write ' || t.rel::text)
@@ -96,9 +96,9 @@ SELECT ok(NOT has_column_privilege('pg_monitor', 'concord.subscription', 'peer_d
 SELECT ok(has_table_privilege('pg_monitor', 'concord.conflicts', 'SELECT'), 'pg_monitor can read concord.conflicts');
 SELECT ok(has_table_privilege('concord_admin', 'concord.conflicts', 'SELECT'),
           'concord_admin can read concord.conflicts');
--- Keys of deleted and copied rows are concord's business only.
+-- Keys and values of deleted and copied rows are concord's business only.
 SELECT ok(NOT has_table_privilege(r.role, t.rel, 'SELECT'), r.role || ' cannot read ' || t.rel::text)
-  FROM (VALUES ('concord.tombstone'::regclass), ('concord.row_version')) t(rel),
+  FROM (VALUES ('concord.tombstone'::regclass), ('concord.row_version'), ('concord.unique_ghost')) t(rel),
        (VALUES ('concord_admin'), ('pg_monitor')) r(role)
  ORDER BY r.role, t.rel::text;
 

@@ -2,7 +2,7 @@
 -- views, and the SQLSTATE of each refusal.  Everything happens inside this
 -- file's transaction and is rolled back.
 BEGIN;
-SELECT plan(129);
+SELECT plan(131);
 
 CREATE TABLE tap_t (id int PRIMARY KEY, qty int, note text);
 CREATE TABLE tap_no_key (id int, v text);
@@ -197,12 +197,16 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND
               AND pg_get_triggerdef(oid) LIKE '%concord.tombstone_trigger()'), 2::bigint,
           'without delta columns the tombstone triggers have no arguments');
 
+INSERT INTO concord.unique_ghost (relid, index_columns, value, key, commit_ts, node)
+VALUES ('tap_t'::regclass, '2', '\x00', '\x00', now(), 'n9');
 SELECT lives_ok($$ SELECT concord.remove_table('tap_t') $$, 'remove_table');
 SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'concord.tables no longer lists it');
 SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone', 'remove_table drops trigger concord_tombstone');
 SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone_key', 'remove_table drops trigger concord_tombstone_key');
 SELECT is((SELECT count(*) FROM concord.tombstone WHERE relid = 'tap_t'::regclass), 0::bigint,
           'remove_table drops the table''s tombstones');
+SELECT is((SELECT count(*) FROM concord.unique_ghost WHERE relid = 'tap_t'::regclass), 0::bigint,
+          'remove_table drops the table''s unique ghosts');
 SELECT throws_ok($$ SELECT concord.remove_table('tap_t') $$, '42704', NULL, 'remove_table twice: 42704');
 -- A table with REPLICA IDENTITY FULL and a primary key is accepted too.
 SELECT lives_ok($$ SELECT concord.add_table('tap_t', 'apply_remote') $$,
@@ -216,6 +220,8 @@ SELECT concord.add_table('tap_gone');
 INSERT INTO tap_gone VALUES (1);
 DELETE FROM tap_gone;
 INSERT INTO concord.row_version (relid, key, commit_ts, node) VALUES ('tap_gone'::regclass, '\x00', now(), 'n9');
+INSERT INTO concord.unique_ghost (relid, index_columns, value, key, commit_ts, node)
+VALUES ('tap_gone'::regclass, '2', '\x00', '\x00', now(), 'n9');
 CREATE TEMP TABLE gone AS SELECT 'tap_gone'::regclass::oid AS relid;
 SELECT lives_ok($$ DROP TABLE tap_gone $$, 'a replicated table can be dropped');
 SELECT is_empty($$ SELECT 1 FROM concord.replicated_table t, gone g WHERE t.relid::oid = g.relid $$,
@@ -224,6 +230,8 @@ SELECT is_empty($$ SELECT 1 FROM concord.tombstone t, gone g WHERE t.relid = g.r
                 'a dropped table leaves no tombstone');
 SELECT is_empty($$ SELECT 1 FROM concord.row_version v, gone g WHERE v.relid = g.relid $$,
                 'a dropped table leaves no recorded row version');
+SELECT is_empty($$ SELECT 1 FROM concord.unique_ghost u, gone g WHERE u.relid = g.relid $$,
+                'a dropped table leaves no unique ghost');
 
 -- ---------------------------------------------------------------------------
 -- Conflict log pruning

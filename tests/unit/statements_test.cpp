@@ -303,6 +303,16 @@ TEST(BuildLookup, OtherRowHoldingUniqueValues) {
 	ExpectParamsOneToN(sql, 3);
 }
 
+TEST(BuildLookup, NullsNotDistinctColumnsTestedIsNull) {
+	/* Column b is NULL in the row: IS NULL there, and the key parameters keep their numbers. */
+	std::string sql = BuildLookup(kTable, NameList{"id"}.names(), NameList{"a", "b", "c"}.names(), 0b010);
+	EXPECT_NE(sql.find(" WHERE \"concord row\".\"a\" = $1 AND \"concord row\".\"b\" IS NULL AND "
+	                   "\"concord row\".\"c\" = $3 AND NOT (\"concord row\".\"id\" = $4)"),
+	          std::string::npos)
+	    << sql;
+	EXPECT_EQ(sql.find("$2"), std::string::npos) << sql;
+}
+
 TEST(BuildTombstoneLookup, TwoParameters) {
 	std::string sql = BuildTombstoneLookup();
 	EXPECT_EQ(sql.rfind("SELECT t.xmin FROM concord.tombstone AS t ", 0), 0u) << sql;

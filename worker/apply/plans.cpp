@@ -140,6 +140,32 @@ SPIPlanPtr LookupPlan(RemoteRelation *rel) {
 	return t->lookup;
 }
 
+SPIPlanPtr UniqueLookupPlan(RemoteRelation *rel, UniqueIndex *u, uint32 null_columns) {
+	LocalTarget *t = &rel->target;
+	for (UniqueLookup *l = u->lookups; l != nullptr; l = l->next)
+		if (l->null_columns == null_columns)
+			return l->plan;
+	MemoryContext old = MemoryContextSwitchTo(t->context);
+	auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * Max(u->ncols, 1)));
+	Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (u->ncols + t->nkeys)));
+	for (int i = 0; i < u->ncols; i++) {
+		names[i] = std::string_view(rel->cols[u->cols[i]].name);
+		types[i] = t->types[u->cols[i]];
+	}
+	int n = AppendKeyTypes(t, types, u->ncols);
+	char *sql = pg::ToPalloc([&] {
+		return sql::BuildLookup(t->qualified_name, KeyNames(rel), {names, static_cast<size_t>(u->ncols)},
+		                        null_columns);
+	});
+	auto *l = static_cast<UniqueLookup *>(palloc(sizeof(UniqueLookup)));
+	l->null_columns = null_columns;
+	l->plan = PrepareKept(sql, n, types);
+	l->next = u->lookups;
+	u->lookups = l;
+	MemoryContextSwitchTo(old);
+	return l->plan;
+}
+
 SPIPlanPtr UpdatePlanFor(RemoteRelation *rel, const char *unchanged, bool guarded, bool delta, bool delta_only) {
 	LocalTarget *t = &rel->target;
 	delta = delta && t->has_delta;
@@ -206,9 +232,11 @@ void FreePlans(LocalTarget *t) {
 	for (UpdatePlan *u = t->update_plans; u != nullptr; u = u->next)
 		SPI_freeplan(u->plan);
 	t->update_plans = nullptr;
-	for (int i = 0; i < t->nuniques; i++)
-		if (t->uniques[i].lookup != nullptr)
-			SPI_freeplan(t->uniques[i].lookup);
+	for (int i = 0; i < t->nuniques; i++) {
+		for (UniqueLookup *l = t->uniques[i].lookups; l != nullptr; l = l->next)
+			SPI_freeplan(l->plan);
+		t->uniques[i].lookups = nullptr;
+	}
 	t->nuniques = 0;
 }
 

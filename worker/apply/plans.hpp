@@ -27,6 +27,12 @@ SPIPlanPtr BatchInsertPlan(RemoteRelation *rel, bool tombstones);
 SPIPlanPtr DeletePlan(RemoteRelation *rel, bool guarded);
 SPIPlanPtr LookupPlan(RemoteRelation *rel);
 /*
+ * The lookup of another row holding a row's values in unique index u;
+ * null_columns (bit i: index column i is NULL in the row, only for a NULLS
+ * NOT DISTINCT index) picks the variant that tests those IS NULL.
+ */
+SPIPlanPtr UniqueLookupPlan(RemoteRelation *rel, UniqueIndex *u, uint32 null_columns);
+/*
  * The UPDATE for the columns not marked unchanged.  delta: merge delta
  * columns; delta_only: set nothing but the delta columns.
  */

@@ -11,6 +11,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_index.h"
+#include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -83,7 +84,7 @@ void LoadConflictConfig(RemoteRelation *rel, LocalTarget *t) {
 }
 
 /* Unique indexes other than the key, over plain columns the peer sends. */
-void LoadUniqueIndexes(RemoteRelation *rel, LocalTarget *t, Relation local) {
+void LoadUniqueIndexes(LocalTarget *t, Relation local) {
 	t->nuniques = 0;
 	List *indexes = RelationGetIndexList(local);
 	t->uniques = static_cast<UniqueIndex *>(palloc0(sizeof(UniqueIndex) * Max(list_length(indexes), 1)));
@@ -100,28 +101,26 @@ void LoadUniqueIndexes(RemoteRelation *rel, LocalTarget *t, Relation local) {
 		if (usable) {
 			UniqueIndex *u = &t->uniques[t->nuniques];
 			u->ncols = form->indnkeyatts;
+			u->nulls_not_distinct = form->indnullsnotdistinct;
+			u->lookups = nullptr;
 			u->cols = static_cast<int *>(palloc(sizeof(int) * Max(u->ncols, 1)));
+			u->send = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * Max(u->ncols, 1)));
+			StringInfoData columns;
+			initStringInfo(&columns);
 			for (int i = 0; i < u->ncols && usable; i++) {
 				u->cols[i] = RemoteColumnOf(t, form->indkey.values[i]);
 				usable = u->cols[i] >= 0;
+				if (!usable)
+					break;
+				Oid send;
+				bool varlena;
+				getTypeBinaryOutputInfo(t->types[u->cols[i]], &send, &varlena);
+				fmgr_info_cxt(send, &u->send[i], t->context);
+				appendStringInfo(&columns, "%s%d", i > 0 ? " " : "", form->indkey.values[i]);
 			}
-			if (usable) {
-				auto *names = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * u->ncols));
-				auto *keys = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * t->nkeys));
-				Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (u->ncols + t->nkeys)));
-				for (int i = 0; i < u->ncols; i++) {
-					names[i] = rel->cols[u->cols[i]].name;
-					types[i] = t->types[u->cols[i]];
-				}
-				for (int k = 0; k < t->nkeys; k++) {
-					keys[k] = rel->cols[t->key_cols[k]].name;
-					types[u->ncols + k] = t->types[t->key_cols[k]];
-				}
-				char *sql = pg::ToPalloc([&] { return sql::BuildLookup(t->qualified_name, {keys, static_cast<size_t>(t->nkeys)},
-				                                          {names, static_cast<size_t>(u->ncols)}); });
-				u->lookup = PrepareKept(sql, u->ncols + t->nkeys, types);
+			u->columns = columns.data;
+			if (usable)
 				t->nuniques++;
-			}
 		}
 		index_close(index, AccessShareLock);
 	}
@@ -220,7 +219,7 @@ void BuildTarget(RemoteRelation *rel) {
 		                errmsg("peer \"%s\" sent table \"%s\" without key columns", state->peer_name, t->display_name)));
 	t->key_index = catalog::KeyIndex(local);
 	LoadConflictConfig(rel, t);
-	LoadUniqueIndexes(rel, t, local);
+	LoadUniqueIndexes(t, local);
 	/* Batches need an array type per column and no other unique index to check row by row. */
 	t->batchable = t->nuniques == 0;
 	for (int c = 0; c < t->ncols; c++)

@@ -43,11 +43,21 @@ struct UpdatePlan {
 	UpdatePlan *next;
 };
 
+/* A prepared lookup of a unique index for rows with NULLs in the columns of null_columns. */
+struct UniqueLookup {
+	uint32 null_columns;   /* bit i: index column i is NULL in the row */
+	SPIPlanPtr plan;
+	UniqueLookup *next;
+};
+
 /* Another unique index of the table: checked before writing a remote row. */
 struct UniqueIndex {
 	int ncols;
-	int *cols;             /* remote column indexes */
-	SPIPlanPtr lookup;     /* finds a different row with the same values */
+	int *cols;               /* remote column indexes */
+	bool nulls_not_distinct; /* NULLs collide too (UNIQUE NULLS NOT DISTINCT) */
+	UniqueLookup *lookups;   /* built on first use (apply::UniqueLookupPlan) */
+	FmgrInfo *send;          /* per index column: its type's send function (ghost values) */
+	char *columns;           /* the index's local attnums, "2 3": names it in concord.unique_ghost */
 };
 
 struct LocalTarget {

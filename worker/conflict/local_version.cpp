@@ -191,13 +191,24 @@ void LookupRow(apply::RemoteRelation *rel, const Datum *key_values, LocalRow *ou
 	ApplyRecordedVersion(&rel->target, id, key_values, out);
 }
 
-void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u, const Datum *index_values,
+void LookupUniqueHolder(apply::RemoteRelation *rel, apply::UniqueIndex *u, const apply::TupleValues *row,
                         const Datum *key_values, LocalRow *out) {
 	const apply::LocalTarget *t = &rel->target;
-	Datum *params = static_cast<Datum *>(palloc(sizeof(Datum) * (u->ncols + t->nkeys)));
-	memcpy(params, index_values, sizeof(Datum) * u->ncols);
+	*out = LocalRow{};
+	Datum *params = static_cast<Datum *>(palloc0(sizeof(Datum) * (u->ncols + t->nkeys)));
+	uint32 null_columns = 0;
+	for (int i = 0; i < u->ncols; i++) {
+		int col = u->cols[i];
+		if (row->nulls[col] == 'n') {
+			if (!u->nulls_not_distinct)
+				return; /* a NULL never collides in this index */
+			null_columns |= 1u << i;
+			continue;
+		}
+		params[i] = row->values[col];
+	}
 	memcpy(params + u->ncols, key_values, sizeof(Datum) * t->nkeys);
-	RowIdentity id = FetchRow(u->lookup, params, out);
+	RowIdentity id = FetchRow(apply::UniqueLookupPlan(rel, u, null_columns), params, out);
 	if (out->exists) {
 		apply::TupleValues holder;
 		CompositeToValues(t, out->row, &holder);
@@ -224,9 +235,10 @@ conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key, bool 
 	/*
 	 * A tombstone an initial copy brought keeps the delete's version on the
 	 * peer it came from; one whose counters a losing change merged into, the
-	 * delete's version it had.
+	 * delete's version it had; that of a row deleted to make room on another
+	 * unique index, the row's own version.
 	 */
-	if (v.exists && (t->has_delta || IsCopyOrigin(id.origin)))
+	if (v.exists && (t->has_delta || t->nuniques > 0 || IsCopyOrigin(id.origin)))
 		UseRecordedVersion(relid, key, id, &v, &node);
 	return v;
 }

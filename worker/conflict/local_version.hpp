@@ -23,6 +23,7 @@ extern "C" {
 
 #include "common/conflict/decide.hpp"
 #include "worker/apply/relation_map.hpp"
+#include "worker/apply/tuple_values.hpp"
 
 namespace concord::conflict_pg {
 
@@ -37,10 +38,11 @@ struct LocalRow {
 void LookupRow(apply::RemoteRelation *rel, const Datum *key_values, LocalRow *out);
 
 /*
- * A row other than the one with key `key_values` that holds `values` in the
- * columns of unique index u (values in the index's column order).
+ * A row other than the one with key `key_values` that holds row's values in
+ * the columns of unique index u.  None if one of them is NULL, unless the
+ * index treats NULLs as equal (NULLS NOT DISTINCT).
  */
-void LookupUniqueHolder(apply::RemoteRelation *rel, const apply::UniqueIndex *u, const Datum *index_values,
+void LookupUniqueHolder(apply::RemoteRelation *rel, apply::UniqueIndex *u, const apply::TupleValues *row,
                         const Datum *key_values, LocalRow *out);
 
 /*

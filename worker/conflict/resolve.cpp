@@ -18,6 +18,7 @@ extern "C" {
 #include "worker/conflict/local_version.hpp"
 #include "worker/conflict/rows.hpp"
 #include "worker/conflict/tombstone_counters.hpp"
+#include "worker/conflict/unique_ghost.hpp"
 
 namespace concord::conflict_pg {
 
@@ -55,43 +56,107 @@ const char *OperationName(Operation op) {
 	pg_unreachable();
 }
 
+/* Policies that decide unique_violation by version, so that a row that gave way is remembered (unique_ghost.hpp). */
+bool DecidesByVersion(conflict::Policy policy) {
+	return policy == conflict::Policy::kLastUpdateWins || policy == conflict::Policy::kFirstUpdateWins;
+}
+
 /*
- * Makes room for a remote row that would collide on another unique index.
- * Returns false when the remote change must be discarded instead.
+ * Weighs the row a remote write would leave (`row`, key `key_values`)
+ * against each local row holding its values in another unique index — a
+ * unique_violation each — one holder at a time: a holder the remote row
+ * beats gives way (it is deleted, and its tombstone keeps the holder's own
+ * version, as if it had been deleted when it was written over); a holder
+ * that beats the remote row stays, and the remote row loses.  A holder the
+ * remote row beats gives way even when another one beats the remote row: a
+ * node that met the rows one at a time would have deleted it as well.
+ * Under a version order a ghost (a row that gave way before) counts like a
+ * holder that stays.  Returns false if the remote row lost.
  */
-bool ResolveUniqueConflicts(const Change &c, const LocalTarget *t, const Datum *key_values) {
-	const TupleValues *row = c.new_row;
+bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) {
+	const LocalTarget *t = &c.rel->target;
 	conflict::Version remote = RemoteVersion();
+	bool versioned = DecidesByVersion(t->policy);
+	Datum remote_row = (Datum)0;
+	bool lost = false;
 	for (int i = 0; i < t->nuniques; i++) {
-		const apply::UniqueIndex *u = &t->uniques[i];
-		Datum *index_values = static_cast<Datum *>(palloc(sizeof(Datum) * u->ncols));
-		bool has_null = false;
-		for (int j = 0; j < u->ncols; j++) {
-			int col = u->cols[j];
-			if (row->nulls[col] == 'n')
-				has_null = true; /* NULLs never collide (unchanged values are NULL here: not checked) */
-			index_values[j] = row->values[col];
-		}
-		if (has_null)
-			continue;
 		LocalRow holder;
-		LookupUniqueHolder(c.rel, u, index_values, key_values, &holder);
-		if (!holder.exists)
+		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &holder);
+		char *ghost_node = nullptr;
+		conflict::Version ghost;
+		if (!holder.exists && versioned)
+			ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
+		if (!holder.exists && !ghost.exists)
 			continue;
-		Datum remote_row = RemoteComposite(t, row, c.old_row, (Datum)0);
+		if (remote_row == (Datum)0)
+			remote_row = RemoteComposite(t, row, nullptr, (Datum)0);
 		if (t->policy == conflict::Policy::kError)
 			RaiseConflict(t, ConflictType::kUniqueViolation, c.op, holder.version);
+		if (!holder.exists) {
+			if (!conflict::RemoteWinsUniqueConflict(t->policy, remote, ghost)) {
+				LogConflict(t, ConflictType::kUniqueViolation, "keep_local", ghost, (Datum)0, remote_row);
+				lost = true;
+			}
+			continue;
+		}
 		bool remote_wins = conflict::RemoteWinsUniqueConflict(t->policy, remote, holder.version);
 		LogConflict(t, ConflictType::kUniqueViolation, remote_wins ? "apply_remote" : "keep_local", holder.version,
 		            holder.row, remote_row);
-		if (!remote_wins)
-			return false;
-		/* The older row gives way; its delete leaves a tombstone like any other. */
+		if (!remote_wins) {
+			lost = true;
+			continue;
+		}
 		TupleValues holder_values;
 		CompositeToValues(t, holder.row, &holder_values);
-		apply::ExecDelete(c.rel, apply::KeyValues(t, &holder_values), false);
+		const Datum *holder_key = apply::KeyValues(t, &holder_values);
+		apply::ExecDelete(c.rel, holder_key, false);
+		/* Written earlier in this transaction, the holder's version is the remote's: the tombstone's own. */
+		const conflict::Version &held = holder.version.in_current_xact ? remote : holder.version;
+		if (!holder.version.in_current_xact)
+			RecordRowVersion(t, holder_key, held);
+		if (versioned)
+			RememberGhosts(t, &holder_values, holder_key, held);
 	}
-	return true;
+	return !lost;
+}
+
+/*
+ * A remote write that lost on another unique index under a version order
+ * (last_update_wins, first_update_wins) is taken as written and at once
+ * given way, as the holder would have given way to it had it come later:
+ * its key ends deleted at the write's version (a local row the write was
+ * to overwrite is deleted, with its counters kept in the tombstone, and the
+ * write's increments added to them), and its values are remembered as a
+ * ghost.  So every node ends the same whichever of the rows it met first.
+ * Under the other policies the write is just discarded.
+ */
+void GiveWay(const Change &c, const TupleValues *row, const LocalRow &local, const Datum *key_values,
+             bytea *tombstone_key) {
+	const LocalTarget *t = &c.rel->target;
+	if (!DecidesByVersion(t->policy))
+		return;
+	bytea *key = tombstone_key != nullptr ? tombstone_key : apply::TombstoneKey(t, key_values);
+	if (local.exists)
+		apply::ExecDelete(c.rel, key_values, false); /* the trigger writes the tombstone */
+	else
+		tombstone::Refresh(t->relid, key);
+	if (t->has_delta && c.op == Operation::kUpdate && c.old_is_full && c.old_row != nullptr)
+		AddToTombstone(c, key, key_values, RemoteVersion());
+	RememberGhosts(t, row, key_values, RemoteVersion());
+}
+
+/*
+ * The row a write of c leaves: values the peer did not send (unchanged
+ * TOAST values) come from its full old row, else from the local row.
+ */
+const TupleValues *RowAsWritten(const Change &c, const LocalRow &local) {
+	if (!c.new_row->any_unchanged)
+		return c.new_row;
+	const TupleValues *old_row = c.old_is_full ? c.old_row : nullptr;
+	auto *row = static_cast<TupleValues *>(palloc(sizeof(TupleValues)));
+	CompositeToValues(&c.rel->target,
+	                  RemoteComposite(&c.rel->target, c.new_row, old_row, local.exists ? local.row : (Datum)0), row);
+	return row;
 }
 
 /* The remote row with values the peer did not send filled from the old row (REPLICA IDENTITY FULL). */
@@ -110,15 +175,12 @@ const TupleValues *CompleteRow(const Change &c) {
 	return full;
 }
 
-/* Applies a resolver's row: overwrites the local row, or inserts when there is none. */
-void ApplyResolvedRow(const Change &c, const LocalTarget *t, const LocalRow &local, Datum resolved,
-                      const Datum *key_values) {
-	TupleValues values;
-	CompositeToValues(t, resolved, &values);
+/* Writes a resolver's row: overwrites the local row, or inserts when there is none. */
+void ApplyResolvedRow(const Change &c, const LocalRow &local, const TupleValues *values, const Datum *key_values) {
 	if (local.exists)
-		apply::ExecUpdate(c.rel, &values, key_values, nullptr, false, false);
+		apply::ExecUpdate(c.rel, values, key_values, nullptr, false, false);
 	else
-		apply::ExecInsert(c.rel, &values, false);
+		apply::ExecInsert(c.rel, values, false);
 }
 
 /* True if the update moves the row to another key. */
@@ -214,11 +276,16 @@ void ApplyWithConflictHandling(const Change &c) {
 		RaiseConflict(t, d.type, c.op, met);
 
 	/* A remote row about to be written must not collide on another unique index. */
-	bool writes_remote_row = c.op != Operation::kDelete &&
-	                         (d.action == Action::kApply || d.action == Action::kInsertRow ||
-	                          d.action == Action::kUpdateRow || d.action == Action::kCustom);
-	if (writes_remote_row && t->nuniques > 0 && !ResolveUniqueConflicts(c, t, key_values))
-		return;
+	bool writes_remote_row = c.op != Operation::kDelete && (d.action == Action::kApply ||
+	                                                        d.action == Action::kInsertRow ||
+	                                                        d.action == Action::kUpdateRow);
+	if (writes_remote_row && t->nuniques > 0) {
+		const TupleValues *row = RowAsWritten(c, local);
+		if (!MakeRoom(c, row, key_values)) {
+			GiveWay(c, row, local, key_values, tombstone_key);
+			return;
+		}
+	}
 
 	Datum remote_row = (Datum)0;
 	if (d.type != ConflictType::kNone || d.action == Action::kCustom)
@@ -276,11 +343,15 @@ void ApplyWithConflictHandling(const Change &c) {
 		break;
 	case Action::kCustom: {
 		Datum resolved;
+		resolution = "keep_local";
 		if (CallResolver(t, local.exists ? local.row : (Datum)0, remote_row, d.type, &resolved)) {
-			ApplyResolvedRow(c, t, local, resolved, key_values);
-			resolution = "custom";
-		} else {
-			resolution = "keep_local";
+			TupleValues values;
+			CompositeToValues(t, resolved, &values);
+			/* The resolver's row, not the remote one, is what meets the other unique indexes. */
+			if (t->nuniques == 0 || MakeRoom(c, &values, key_values)) {
+				ApplyResolvedRow(c, local, &values, key_values);
+				resolution = "custom";
+			}
 		}
 		break;
 	}

@@ -47,7 +47,7 @@ TimestampTz TombstoneCutoff(List *subscriptions) {
 	return horizon - static_cast<TimestampTz>(settings::tombstone_min_age_s) * USECS_PER_SEC;
 }
 
-/* Drops tombstones and copied versions no peer can still send an older change against. */
+/* Drops tombstones, recorded versions and unique ghosts no peer can still send an older change against. */
 void PruneTombstones(List *subscriptions) {
 	TimestampTz cutoff = TombstoneCutoff(subscriptions);
 	if (cutoff <= 0)
@@ -72,6 +72,11 @@ void PruneTombstones(List *subscriptions) {
 	/* Copied versions obey the same rule: no change older than them can still arrive. */
 	catalog::Write("DELETE FROM concord.row_version WHERE (relid, key) IN (SELECT relid, key FROM concord.row_version "
 	               "WHERE coalesce(commit_ts, '-infinity') < $1 FOR UPDATE SKIP LOCKED)",
+	               1, types, values, nullptr, SPI_OK_DELETE);
+	/* So do ghosts of unique values: every change still to come is newer than they are. */
+	catalog::Write("DELETE FROM concord.unique_ghost WHERE (relid, index_columns, value, key) IN (SELECT relid, "
+	               "index_columns, value, key FROM concord.unique_ghost WHERE coalesce(commit_ts, '-infinity') < $1 "
+	               "FOR UPDATE SKIP LOCKED)",
 	               1, types, values, nullptr, SPI_OK_DELETE);
 }
 

@@ -1,0 +1,191 @@
+# 114_unique_indexes.pl — rows that collide on a unique index other than the
+# key, at 3 nodes: whichever order each node meets the writes in, every node
+# ends with the same rows (docs/conflicts.md, "Unique indexes other than the
+# key").  Each part pauses every link, writes, and resumes the links one at a
+# time in a given order; versions are the commit order of the writes.
+#
+# 1. An update that loses: node_a sets row 1's email to 'x', node_b later
+#    inserts (2,'x').  node_a deletes its row 1 to make room; node_b's row
+#    wins over node_a's update, which then gives way there too: row 1 is
+#    deleted at node_b and node_c as well.  Before, node_b kept row 1.
+# 2. The tombstone of a row deleted to make room keeps that row's version:
+#    node_a inserts (1,'x'), node_c (having it) moves row 1 to 'y', node_b
+#    inserts (2,'x').  node_a deletes row 1 for node_b's row, then node_c's
+#    update (newer than row 1, older than row 2) brings row 1 back with 'y'.
+#    Before, the tombstone had row 2's version and node_a discarded it.
+# 3. Two unique indexes (e, p) and a chain: (1,'x','p1') < (2,'x','p') <
+#    (3,'z','p').  Row 2 beats row 1 on e and loses to row 3 on p.  node_c
+#    meets row 2 after row 3 (row 2 loses at once) and row 1 last: row 1
+#    must lose to row 2's ghost, as it lost to row 2 itself elsewhere.
+# 4. The same chain, where the ghost is that of a row deleted to make room:
+#    node_b deletes its row 2 for row 3, then meets row 1.
+# 5. Under `custom`, the resolver decides before any other row is deleted: a
+#    resolver that keeps the local row leaves the row holding the email.
+# 6. UNIQUE NULLS NOT DISTINCT: two rows with a NULL email collide; the
+#    newer stays and the apply does not stop.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ConcordTest;
+use ConcordConflicts;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s');
+my ($na, $nb, $nc) = concord_nodes([qw(node_a node_b node_c)], conf => \@conf);
+my @nodes = ($na, $nb, $nc);
+my $db = $ConcordTest::DB;
+
+my $ddl = q{
+CREATE TABLE public.t1 (id int PRIMARY KEY, email text UNIQUE, v int);
+CREATE TABLE public.t2 (id int PRIMARY KEY, email text UNIQUE, v int);
+CREATE TABLE public.t3 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE);
+CREATE TABLE public.t4 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE);
+CREATE TABLE public.t5 (id int PRIMARY KEY, email text UNIQUE, v int);
+CREATE FUNCTION public.t5_pick(local public.t5, remote public.t5, conflict_type text) RETURNS public.t5
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN local IS NULL THEN remote
+              WHEN (remote.v, remote.email) > (local.v, local.email) THEN remote
+              ELSE NULL END $$;
+CREATE TABLE public.t6 (id int PRIMARY KEY, email text, v int, UNIQUE NULLS NOT DISTINCT (email));
+};
+create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 6);
+$_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t5', 'custom', 'public.t5_pick(public.t5,public.t5,text)')")
+  for @nodes;
+install_txlog(\@nodes);
+full_mesh(\@nodes);
+
+# rows(TABLE, COLS) at every node; the test names the expected content.
+sub rows_everywhere
+{
+	my ($t, $cols, $expected, $what) = @_;
+	for my $n (@nodes)
+	{
+		my $r = rows_of($n, "SELECT string_agg(x::text, ' ' ORDER BY id) FROM (SELECT $cols FROM public.$t) x");
+		is($r, $expected, "$what: $t at " . $n->name)
+		  or diag(join("\n", @{ conflict_lines($n, "public.$t") }));
+	}
+	return;
+}
+
+# apply_from(SUBSCRIBER, PROVIDER): SUBSCRIBER resumes applying from
+# PROVIDER and has applied everything PROVIDER committed.
+sub apply_from
+{
+	my ($s, $p) = @_;
+	resume_link($s, $p);
+	ok(wait_applied_by($p, $s), $s->name . ' applied ' . $p->name);
+	return;
+}
+
+# --- 1. an update that loses gives way -------------------------------------
+labelled_txn($nc, 'S1', "INSERT INTO t1 VALUES (1, 'a', 0)");
+ok(wait_converged(\@nodes), 'part 1: seeded');
+pause_all(\@nodes);
+labelled_txn($na, 'A1', "UPDATE t1 SET email = 'x' WHERE id = 1");
+labelled_txn($nb, 'B1', "INSERT INTO t1 VALUES (2, 'x', 0)");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 1: converged');
+rows_everywhere('t1', 'id, email, v', '(2,x,0)', 'part 1');
+is_deeply(
+	conflict_lines($nb, 'public.t1'),
+	[
+		conflict_line(1, 'unique_violation', 'keep_local', 'node_b', 'node_a', 'B1', 'A1',
+			tup(id => 2, email => 'x', v => 0), tup(id => 1, email => 'x', v => 0))
+	],
+	'part 1: node_b records that node_a\'s update lost to its row');
+is($nb->safe_psql($db, "SELECT count(*) FROM concord.tombstone WHERE relid = 'public.t1'::regclass"),
+	'1', 'part 1: node_b keeps a tombstone of row 1');
+
+# --- 2. the tombstone of a row deleted to make room ------------------------
+pause_all(\@nodes);
+labelled_txn($na, 'A2', "INSERT INTO t2 VALUES (1, 'x', 0)");
+apply_from($nc, $na);
+labelled_txn($nc, 'C2', "UPDATE t2 SET email = 'y' WHERE id = 1");
+labelled_txn($nb, 'B2', "INSERT INTO t2 VALUES (2, 'x', 0)");
+apply_from($na, $nb);    # row 1 (A2) gives way to row 2 (B2)
+apply_from($na, $nc);    # C2 is newer than row 1's own version: row 1 comes back as 'y'
+apply_from($nb, $na);
+apply_from($nb, $nc);
+apply_from($nc, $nb);
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 2: converged');
+rows_everywhere('t2', 'id, email, v', '(1,y,0) (2,x,0)', 'part 2');
+ok( (grep { /^1 \| update_deleted \| apply_remote \| node_a \| node_c \| A2 \| C2 / } @{ conflict_lines($na, 'public.t2') }),
+	'part 2: at node_a, node_c\'s update met row 1\'s tombstone with row 1\'s own version (A2)')
+  or diag explain conflict_lines($na, 'public.t2');
+
+# --- 3. a chain over two indexes: the ghost of a row that lost on arrival ----
+pause_all(\@nodes);
+labelled_txn($na, 'A3', "INSERT INTO t3 VALUES (1, 'x', 'p1')");
+labelled_txn($nb, 'B3', "INSERT INTO t3 VALUES (2, 'x', 'p')");
+labelled_txn($nc, 'C3', "INSERT INTO t3 VALUES (3, 'z', 'p')");
+apply_from($na, $nc);
+apply_from($na, $nb);    # row 2 deletes row 1 (older, on e) and loses to row 3 (on p)
+apply_from($nb, $na);    # row 1 loses to row 2
+apply_from($nb, $nc);    # row 2 gives way to row 3
+apply_from($nc, $nb);    # row 2 loses to row 3 at once ...
+apply_from($nc, $na);    # ... and row 1 loses to its ghost
+ok(wait_converged(\@nodes), 'part 3: converged');
+rows_everywhere('t3', 'id, e, p', '(3,z,p)', 'part 3');
+is_deeply(
+	[ grep { /^1 / } @{ conflict_lines($nc, 'public.t3') } ],
+	[ conflict_line(1, 'unique_violation', 'keep_local', 'node_b', 'node_a', 'B3', 'A3', undef,
+		tup(id => 1, e => 'x', p => 'p1')) ],
+	'part 3: node_c records row 1 losing to the ghost of row 2 (node_b, B3)');
+
+# --- 4. the same chain: the ghost of a row deleted to make room -------------
+pause_all(\@nodes);
+labelled_txn($na, 'A4', "INSERT INTO t4 VALUES (1, 'x', 'p1')");
+labelled_txn($nb, 'B4', "INSERT INTO t4 VALUES (2, 'x', 'p')");
+labelled_txn($nc, 'C4', "INSERT INTO t4 VALUES (3, 'z', 'p')");
+apply_from($nb, $nc);    # row 2 gives way to row 3 ...
+apply_from($nb, $na);    # ... and row 1 loses to its ghost
+apply_from($nc, $nb);
+apply_from($nc, $na);
+apply_from($na, $nb);
+apply_from($na, $nc);
+ok(wait_converged(\@nodes), 'part 4: converged');
+rows_everywhere('t4', 'id, e, p', '(3,z,p)', 'part 4');
+
+# --- 5. custom: the resolver decides first ------------------------------------
+pause_all(\@nodes);
+labelled_txn($na, 'A5', "INSERT INTO t5 VALUES (2, 'y', 9); INSERT INTO t5 VALUES (1, 'x', 0)");
+labelled_txn($nb, 'B5', "INSERT INTO t5 VALUES (2, 'x', 5)");
+apply_from($nb, $na);
+apply_from($na, $nb);    # the resolver keeps (2,'y',9): row 1 holding 'x' stays
+apply_from($nc, $na);
+apply_from($nc, $nb);
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 5: converged');
+rows_everywhere('t5', 'id, email, v', '(1,x,0) (2,y,9)', 'part 5');
+is_deeply(
+	conflict_lines($na, 'public.t5'),
+	[
+		conflict_line(2, 'insert_exists', 'keep_local', 'node_a', 'node_b', 'A5', 'B5',
+			tup(id => 2, email => 'y', v => 9), tup(id => 2, email => 'x', v => 5))
+	],
+	'part 5: node_a records only the resolver keeping its row');
+
+# --- 6. UNIQUE NULLS NOT DISTINCT ---------------------------------------------
+pause_all(\@nodes);
+labelled_txn($na, 'A6', "INSERT INTO t6 VALUES (1, NULL, 0)");
+labelled_txn($nb, 'B6', "INSERT INTO t6 VALUES (2, NULL, 0)");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 6: converged (the apply did not stop on the unique error)');
+rows_everywhere('t6', 'id, email, v', '(2,,0)', 'part 6');
+is_deeply(
+	conflict_lines($na, 'public.t6'),
+	[
+		conflict_line(2, 'unique_violation', 'apply_remote', 'node_a', 'node_b', 'A6', 'B6',
+			tup(id => 1, email => undef, v => 0), tup(id => 2, email => undef, v => 0))
+	],
+	'part 6: node_a deleted its row 1 for node_b\'s newer row');
+for my $n (@nodes)
+{
+	is($n->safe_psql($db, 'SELECT coalesce(sum(failures), 0) FROM concord.peers'), '0',
+		'no apply failed at ' . $n->name);
+}
+
+done_testing();
