@@ -1,7 +1,7 @@
 -- 01_catalog: the objects of the extension, checked against the fixed SQL
 -- surface (shared/API.md) and the catalog's own invariants.
 BEGIN;
-SELECT plan(129);
+SELECT plan(128);
 
 -- ---------------------------------------------------------------------------
 -- Schema, role, catalog tables
