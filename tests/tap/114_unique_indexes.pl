@@ -23,6 +23,21 @@
 #    resolver that keeps the local row leaves the row holding the email.
 # 6. UNIQUE NULLS NOT DISTINCT: two rows with a NULL email collide; the
 #    newer stays and the apply does not stop.
+# 7. Random (CONCORD_SEED, default 114), in rounds: with every link paused,
+#    the nodes insert rows into a table with two unique indexes (values
+#    from small pools, some NULL) and update a non-unique column; then the
+#    links resume one at a time in a random order.  No row moves away from
+#    its unique values (the documented limit).  Afterwards the nodes hold
+#    the same rows, and no apply failed.
+# 8. Two apply workers at once (found by a review): node_c applies part 3's
+#    chain from node_a and node_b concurrently; row 1's transaction is held
+#    open by a slow trigger while row 2 loses to row 3.  Row 2's worker must
+#    wait for row 1's (the unique values are locked), then delete row 1.
+# 9. first_update_wins keeps no ghosts: a value two rows raced for can be
+#    used again, later, after the winner was deleted.
+# 10. A delta table: a row deleted to make room and brought back in the same
+#    transaction has that transaction's version, not the one recorded for
+#    its tombstone, so an older update loses to it.
 use strict;
 use warnings;
 use FindBin;
@@ -49,8 +64,15 @@ LANGUAGE sql IMMUTABLE AS $$
               WHEN (remote.v, remote.email) > (local.v, local.email) THEN remote
               ELSE NULL END $$;
 CREATE TABLE public.t6 (id int PRIMARY KEY, email text, v int, UNIQUE NULLS NOT DISTINCT (email));
+CREATE TABLE public.t7 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE, v int NOT NULL DEFAULT 0);
+CREATE TABLE public.t8 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE);
+CREATE TABLE public.t9 (id int PRIMARY KEY, email text UNIQUE, v int);
+CREATE TABLE public.t10 (id int PRIMARY KEY, email text UNIQUE, n int NOT NULL DEFAULT 0, note text);
+ALTER TABLE public.t10 REPLICA IDENTITY FULL;
 };
-create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 6);
+create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 10);
+$_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t9', 'first_update_wins')") for @nodes;
+$_->safe_psql($db, "SELECT concord.set_delta_columns('public.t10', '{n}')") for @nodes;
 $_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t5', 'custom', 'public.t5_pick(public.t5,public.t5,text)')")
   for @nodes;
 install_txlog(\@nodes);
@@ -182,6 +204,99 @@ is_deeply(
 			tup(id => 1, email => undef, v => 0), tup(id => 2, email => undef, v => 0))
 	],
 	'part 6: node_a deleted its row 1 for node_b\'s newer row');
+
+# --- 7. random inserts and updates, links paused at random --------------------
+my $seed = $ENV{CONCORD_SEED} || 114;
+srand($seed);
+note("part 7: seed $seed; rerun with: CONCORD_SEED=$seed bash scripts/test/tap.sh 114");
+# Rounds: every link paused, random writes at every node, then the six links
+# resumed one at a time in a random order, each applying its backlog.
+my @links = map { my $s = $_; map { [ $s, $_ ] } grep { $_ != $s } @nodes } @nodes;
+for my $round (1 .. 4)
+{
+	pause_all(\@nodes);
+	for my $step (1 .. 60)
+	{
+		my $i = int(rand(3));
+		my $n = $nodes[$i];
+		if (rand() < 0.65)
+		{
+			# Keys of node i are i, i+3, ...: each node inserts its own keys.
+			# Each round has keys and values of its own, so that every
+			# round has rows racing for them.
+			my $id = $i + 3 * int(rand(12)) + 36 * $round;
+			my $e = rand() < 0.15 ? 'NULL' : "'e${round}_" . int(rand(4)) . "'";
+			my $p = rand() < 0.15 ? 'NULL' : "'p${round}_" . int(rand(4)) . "'";
+			$n->safe_psql($db, "INSERT INTO t7 (id, e, p) VALUES ($id, $e, $p) ON CONFLICT DO NOTHING");
+		}
+		else
+		{
+			my $id = int(rand(36)) + 36 * $round;
+			$n->safe_psql($db, "UPDATE t7 SET v = v + 1 WHERE id = $id");
+		}
+	}
+	my @order = map { $_->[1] } sort { $a->[0] <=> $b->[0] } map { [ rand(), $_ ] } @links;
+	for my $l (@order)
+	{
+		resume_link($l->[0], $l->[1]);
+		wait_applied_by($l->[1], $l->[0]);
+	}
+}
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), "part 7 (seed $seed): converged");
+if (!assert_same_everywhere(\@nodes, 'public.t7', "part 7 (seed $seed): t7 the same on every node"))
+{
+	diag($_->name . ': ' . rows_of($_, "SELECT string_agg(x::text, ' ' ORDER BY id) FROM public.t7 x")) for @nodes;
+}
+note('part 7: rows ' . rows_of($na, 'SELECT count(*) FROM t7') . ', unique_violation conflicts '
+	  . join(' ', map { rows_of($_, "SELECT count(*) FROM concord.conflicts WHERE relation = 'public.t7'::regclass") } @nodes)
+	  . ', ghosts ' . join(' ', map { rows_of($_, 'SELECT count(*) FROM concord.unique_ghost') } @nodes));
+
+# --- 8. two apply workers deciding rows with the same values at once --------
+$nc->safe_psql($db, q{
+CREATE FUNCTION public.t8_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.id = 1 THEN PERFORM pg_sleep(4); END IF; RETURN NULL; END $$;
+CREATE TRIGGER t8_slow AFTER INSERT ON public.t8 FOR EACH ROW EXECUTE FUNCTION public.t8_slow();
+ALTER TABLE public.t8 ENABLE ALWAYS TRIGGER t8_slow;
+});
+pause_all(\@nodes);
+labelled_txn($na, 'A8', "INSERT INTO t8 VALUES (1, 'x', 'p1')");
+labelled_txn($nb, 'B8', "INSERT INTO t8 VALUES (2, 'x', 'p')");
+labelled_txn($nc, 'C8', "INSERT INTO t8 VALUES (3, 'z', 'p')");
+resume_link($nc, $na);
+ok( poll_until($nc, "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 't', 30),
+	'part 8: node_c applies row 1 and sleeps in the trigger, uncommitted');
+apply_from($nc, $nb);
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 8: converged');
+rows_everywhere('t8', 'id, e, p', '(3,z,p)', 'part 8');
+
+# --- 9. first_update_wins: no ghosts ------------------------------------------
+pause_all(\@nodes);
+labelled_txn($na, 'A9', "INSERT INTO t9 VALUES (1, 'x', 0)");
+labelled_txn($nb, 'B9', "INSERT INTO t9 VALUES (2, 'x', 0)");
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 9: converged');
+rows_everywhere('t9', 'id, email, v', '(1,x,0)', 'part 9: the first insert wins');
+labelled_txn($na, 'A9d', 'DELETE FROM t9 WHERE id = 1');
+ok(wait_converged(\@nodes), 'part 9: the delete converged');
+labelled_txn($nc, 'C9', "INSERT INTO t9 VALUES (3, 'x', 0)");
+ok(wait_converged(\@nodes), 'part 9: the later insert converged');
+rows_everywhere('t9', 'id, email, v', '(3,x,0)', 'part 9: a later insert of the value stays');
+
+# --- 10. delta table: a row deleted to make room and brought back ------------
+labelled_txn($na, 'S10', "INSERT INTO t10 VALUES (1, 'x', 0, 's')");
+ok(wait_converged(\@nodes), 'part 10: seeded');
+pause_all(\@nodes);
+labelled_txn($nc, 'C10', "UPDATE t10 SET email = 'w', note = 'c' WHERE id = 1");
+apply_from($nb, $nc);
+labelled_txn($nb, 'B10', "INSERT INTO t10 VALUES (2, 'x', 0, 'b'); UPDATE t10 SET note = 'b' WHERE id = 1");
+apply_from($na, $nb);    # row 1 gives way to row 2, then B10's update brings it back
+apply_from($na, $nc);    # C10 is older than B10: it loses
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 10: converged');
+rows_everywhere('t10', 'id, email, n, note', '(1,w,0,b) (2,x,0,b)', 'part 10');
+
 for my $n (@nodes)
 {
 	is($n->safe_psql($db, 'SELECT coalesce(sum(failures), 0) FROM concord.peers'), '0',

@@ -112,10 +112,17 @@ void LoadUniqueIndexes(LocalTarget *t, Relation local) {
 				usable = u->cols[i] >= 0;
 				if (!usable)
 					break;
-				Oid send;
-				bool varlena;
-				getTypeBinaryOutputInfo(t->types[u->cols[i]], &send, &varlena);
-				fmgr_info_cxt(send, &u->send[i], t->context);
+				/* A type without a binary send function leaves the index without ghosts, not the table unapplied. */
+				int16 typlen;
+				bool typbyval;
+				char typalign, typdelim;
+				Oid typioparam, send;
+				get_type_io_data(t->types[u->cols[i]], IOFunc_send, &typlen, &typbyval, &typalign, &typdelim,
+				                 &typioparam, &send);
+				if (OidIsValid(send) && u->send != nullptr)
+					fmgr_info_cxt(send, &u->send[i], t->context);
+				else
+					u->send = nullptr;
 				appendStringInfo(&columns, "%s%d", i > 0 ? " " : "", form->indkey.values[i]);
 			}
 			u->columns = columns.data;

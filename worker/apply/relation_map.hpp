@@ -56,7 +56,7 @@ struct UniqueIndex {
 	int *cols;               /* remote column indexes */
 	bool nulls_not_distinct; /* NULLs collide too (UNIQUE NULLS NOT DISTINCT) */
 	UniqueLookup *lookups;   /* built on first use (apply::UniqueLookupPlan) */
-	FmgrInfo *send;          /* per index column: its type's send function (ghost values) */
+	FmgrInfo *send;          /* per index column: its type's send function (ghost values); nullptr if one has none */
 	char *columns;           /* the index's local attnums, "2 3": names it in concord.unique_ghost */
 };
 

@@ -56,66 +56,98 @@ const char *OperationName(Operation op) {
 	pg_unreachable();
 }
 
-/* Policies that decide unique_violation by version, so that a row that gave way is remembered (unique_ghost.hpp). */
+/* Policies under which a write that loses on another unique index gives way (GiveWay). */
 bool DecidesByVersion(conflict::Policy policy) {
 	return policy == conflict::Policy::kLastUpdateWins || policy == conflict::Policy::kFirstUpdateWins;
 }
 
 /*
+ * Policies whose rows that gave way leave ghosts (unique_ghost.hpp): only
+ * last_update_wins, where a ghost beats older writes only, and so no write
+ * still to come once it is pruned.  (Under first_update_wins a ghost would
+ * beat every later write of its values for as long as it is kept.)
+ */
+bool KeepsGhosts(conflict::Policy policy) { return policy == conflict::Policy::kLastUpdateWins; }
+
+/* A local row holding the remote row's values in another unique index. */
+struct Holder {
+	LocalRow row;
+	TupleValues values;
+	bytea *key;
+	bool remote_wins;
+};
+
+/*
  * Weighs the row a remote write would leave (`row`, key `key_values`)
  * against each local row holding its values in another unique index — a
- * unique_violation each — one holder at a time: a holder the remote row
- * beats gives way (it is deleted, and its tombstone keeps the holder's own
- * version, as if it had been deleted when it was written over); a holder
- * that beats the remote row stays, and the remote row loses.  A holder the
- * remote row beats gives way even when another one beats the remote row: a
- * node that met the rows one at a time would have deleted it as well.
- * Under a version order a ghost (a row that gave way before) counts like a
- * holder that stays.  Returns false if the remote row lost.
+ * unique_violation each — and, under last_update_wins, against ghosts of
+ * rows that gave way before.  Under a version order each holder is weighed
+ * on its own: one the remote row beats gives way (it is deleted, its
+ * tombstone keeps the holder's own version, as if it had been deleted when
+ * it was written over, and it leaves a ghost), even when another holder or a
+ * ghost makes the remote row lose — a node that met the rows one at a time
+ * deleted it as well.  Under the other policies holders give way only if
+ * the remote row beats them all.  Returns false if the remote row lost.
  */
 bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) {
 	const LocalTarget *t = &c.rel->target;
 	conflict::Version remote = RemoteVersion();
-	bool versioned = DecidesByVersion(t->policy);
+	bool ghosts = KeepsGhosts(t->policy);
+	LockUniqueValues(t, row);
 	Datum remote_row = (Datum)0;
-	bool lost = false;
-	for (int i = 0; i < t->nuniques; i++) {
-		LocalRow holder;
-		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &holder);
-		char *ghost_node = nullptr;
-		conflict::Version ghost;
-		if (!holder.exists && versioned)
-			ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
-		if (!holder.exists && !ghost.exists)
-			continue;
+	auto remote_composite = [&]() {
 		if (remote_row == (Datum)0)
 			remote_row = RemoteComposite(t, row, nullptr, (Datum)0);
-		if (t->policy == conflict::Policy::kError)
-			RaiseConflict(t, ConflictType::kUniqueViolation, c.op, holder.version);
-		if (!holder.exists) {
-			if (!conflict::RemoteWinsUniqueConflict(t->policy, remote, ghost)) {
-				LogConflict(t, ConflictType::kUniqueViolation, "keep_local", ghost, (Datum)0, remote_row);
+		return remote_row;
+	};
+	auto *holders = static_cast<Holder *>(palloc0(sizeof(Holder) * Max(t->nuniques, 1)));
+	int nholders = 0;
+	bool lost = false;
+	for (int i = 0; i < t->nuniques; i++) {
+		Holder *h = &holders[nholders];
+		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &h->row);
+		if (!h->row.exists) {
+			char *ghost_node = nullptr;
+			conflict::Version ghost;
+			if (ghosts)
+				ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
+			if (ghost.exists && !conflict::RemoteWinsUniqueConflict(t->policy, remote, ghost)) {
+				LogConflict(t, ConflictType::kUniqueViolation, "keep_local", ghost, (Datum)0, remote_composite());
 				lost = true;
 			}
 			continue;
 		}
-		bool remote_wins = conflict::RemoteWinsUniqueConflict(t->policy, remote, holder.version);
-		LogConflict(t, ConflictType::kUniqueViolation, remote_wins ? "apply_remote" : "keep_local", holder.version,
-		            holder.row, remote_row);
-		if (!remote_wins) {
-			lost = true;
+		if (t->policy == conflict::Policy::kError)
+			RaiseConflict(t, ConflictType::kUniqueViolation, c.op, h->row.version);
+		CompositeToValues(t, h->row.row, &h->values);
+		h->key = apply::TombstoneKey(t, apply::KeyValues(t, &h->values));
+		/* One holder of values in several indexes is weighed once. */
+		bool seen = false;
+		for (int j = 0; j < nholders && !seen; j++)
+			seen = VARSIZE(holders[j].key) == VARSIZE(h->key) &&
+			       memcmp(holders[j].key, h->key, VARSIZE(h->key)) == 0;
+		if (seen)
 			continue;
-		}
-		TupleValues holder_values;
-		CompositeToValues(t, holder.row, &holder_values);
-		const Datum *holder_key = apply::KeyValues(t, &holder_values);
+		h->remote_wins = conflict::RemoteWinsUniqueConflict(t->policy, remote, h->row.version);
+		lost |= !h->remote_wins;
+		nholders++;
+	}
+	bool each_on_its_own = DecidesByVersion(t->policy);
+	for (int i = 0; i < nholders; i++) {
+		Holder *h = &holders[i];
+		bool gives_way = h->remote_wins && (each_on_its_own || !lost);
+		LogConflict(t, ConflictType::kUniqueViolation, gives_way ? "apply_remote" : "keep_local", h->row.version,
+		            h->row.row, remote_composite());
+		if (!gives_way)
+			continue;
+		const Datum *holder_key = apply::KeyValues(t, &h->values);
 		apply::ExecDelete(c.rel, holder_key, false);
 		/* Written earlier in this transaction, the holder's version is the remote's: the tombstone's own. */
-		const conflict::Version &held = holder.version.in_current_xact ? remote : holder.version;
-		if (!holder.version.in_current_xact)
+		const conflict::Version &held = h->row.version.in_current_xact ? remote : h->row.version;
+		if (!h->row.version.in_current_xact)
 			RecordRowVersion(t, holder_key, held);
-		if (versioned)
-			RememberGhosts(t, &holder_values, holder_key, held);
+		if (ghosts)
+			RememberGhosts(t, &h->values, holder_key, held);
 	}
 	return !lost;
 }
@@ -126,8 +158,9 @@ bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) 
  * given way, as the holder would have given way to it had it come later:
  * its key ends deleted at the write's version (a local row the write was
  * to overwrite is deleted, with its counters kept in the tombstone, and the
- * write's increments added to them), and its values are remembered as a
- * ghost.  So every node ends the same whichever of the rows it met first.
+ * write's increments added to them), and (last_update_wins) its values
+ * are remembered as a ghost.  So every node ends the same whichever of the
+ * rows it met first.
  * Under the other policies the write is just discarded.
  */
 void GiveWay(const Change &c, const TupleValues *row, const LocalRow &local, const Datum *key_values,
@@ -142,7 +175,8 @@ void GiveWay(const Change &c, const TupleValues *row, const LocalRow &local, con
 		tombstone::Refresh(t->relid, key);
 	if (t->has_delta && c.op == Operation::kUpdate && c.old_is_full && c.old_row != nullptr)
 		AddToTombstone(c, key, key_values, RemoteVersion());
-	RememberGhosts(t, row, key_values, RemoteVersion());
+	if (KeepsGhosts(t->policy))
+		RememberGhosts(t, row, key_values, RemoteVersion());
 }
 
 /*
@@ -175,12 +209,24 @@ const TupleValues *CompleteRow(const Change &c) {
 	return full;
 }
 
+/*
+ * Inserts `row` where the key has no row.  On a delta table a version this
+ * transaction recorded for the key's tombstone (a row deleted to make room,
+ * a merge) would pass for the new row's: it goes (local_version.hpp).
+ */
+void InsertRow(const Change &c, const TupleValues *row, const Datum *key_values, const conflict::LocalState &local) {
+	apply::ExecInsert(c.rel, row, false);
+	if (c.rel->target.has_delta && local.tombstone.exists)
+		ForgetRecordedVersion(&c.rel->target, key_values);
+}
+
 /* Writes a resolver's row: overwrites the local row, or inserts when there is none. */
-void ApplyResolvedRow(const Change &c, const LocalRow &local, const TupleValues *values, const Datum *key_values) {
+void ApplyResolvedRow(const Change &c, const LocalRow &local, const conflict::LocalState &local_state,
+                      const TupleValues *values, const Datum *key_values) {
 	if (local.exists)
 		apply::ExecUpdate(c.rel, values, key_values, nullptr, false, false);
 	else
-		apply::ExecInsert(c.rel, values, false);
+		InsertRow(c, values, key_values, local_state);
 }
 
 /* True if the update moves the row to another key. */
@@ -300,7 +346,7 @@ void ApplyWithConflictHandling(const Change &c) {
 		return;
 	case Action::kApply:
 		if (c.op == Operation::kInsert) {
-			apply::ExecInsert(c.rel, c.new_row, false);
+			InsertRow(c, c.new_row, key_values, local_state);
 		} else if (c.op == Operation::kUpdate) {
 			/*
 			 * A winning update over another node's write takes the remote row
@@ -318,7 +364,7 @@ void ApplyWithConflictHandling(const Change &c) {
 		/* A delete that lost to this update kept the row's counters: they go on from there. */
 		if (KeepsCounters(c, local_state))
 			row = StartFromTombstone(c, row, tombstone_key);
-		apply::ExecInsert(c.rel, row, false);
+		InsertRow(c, row, key_values, local_state);
 		break;
 	}
 	case Action::kUpdateRow:
@@ -349,7 +395,7 @@ void ApplyWithConflictHandling(const Change &c) {
 			CompositeToValues(t, resolved, &values);
 			/* The resolver's row, not the remote one, is what meets the other unique indexes. */
 			if (t->nuniques == 0 || MakeRoom(c, &values, key_values)) {
-				ApplyResolvedRow(c, local, &values, key_values);
+				ApplyResolvedRow(c, local, local_state, &values, key_values);
 				resolution = "custom";
 			}
 		}

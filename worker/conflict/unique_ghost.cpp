@@ -5,7 +5,10 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 }
@@ -24,9 +27,12 @@ SPIPlanPtr ghost_lookup = nullptr;
 
 /*
  * The encoded values of row in u's columns; nullptr when one is NULL and
- * the index does not treat NULLs as equal (such a row collides with none).
+ * the index does not treat NULLs as equal (such a row collides with none),
+ * or when a column's type has no binary form (the index has no ghosts).
  */
 bytea *IndexValue(const apply::UniqueIndex *u, const apply::TupleValues *row) {
+	if (u->send == nullptr)
+		return nullptr;
 	Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * Max(u->ncols, 1)));
 	bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * Max(u->ncols, 1)));
 	for (int i = 0; i < u->ncols; i++) {
@@ -39,7 +45,36 @@ bytea *IndexValue(const apply::UniqueIndex *u, const apply::TupleValues *row) {
 	return tombstone::BuildKey(u->ncols, u->send, values, nulls);
 }
 
+int CompareLockKeys(const void *a, const void *b) {
+	uint32 x = *static_cast<const uint32 *>(a);
+	uint32 y = *static_cast<const uint32 *>(b);
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
 } // namespace
+
+void LockUniqueValues(const apply::LocalTarget *t, const apply::TupleValues *row) {
+	uint32 *keys = static_cast<uint32 *>(palloc(sizeof(uint32) * Max(t->nuniques, 1)));
+	int n = 0;
+	for (int i = 0; i < t->nuniques; i++) {
+		const apply::UniqueIndex *u = &t->uniques[i];
+		bytea *value = IndexValue(u, row);
+		if (value == nullptr)
+			continue;
+		uint32 h = DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(u->columns), strlen(u->columns)));
+		keys[n++] = hash_combine(h, DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(VARDATA(value)),
+		                                                    VARSIZE(value) - VARHDRSZ)));
+	}
+	/* In one order, so two workers locking the values of one row each cannot deadlock over them. */
+	qsort(keys, n, sizeof(uint32), CompareLockKeys);
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		LOCKTAG tag;
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, keys[i], 2);
+		(void)LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+}
 
 void RememberGhosts(const apply::LocalTarget *t, const apply::TupleValues *row, const Datum *key_values,
                     const conflict::Version &version) {

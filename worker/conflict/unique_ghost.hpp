@@ -2,7 +2,7 @@
  * unique_ghost.hpp — the values a row held in a unique index other than the
  * key when it gave way on such an index (concord.unique_ghost).
  *
- * Under a version order two rows that collide on such an index are decided
+ * Under last_update_wins two rows that collide on such an index are decided
  * by their versions: the older one gives way.  A node decides when the
  * second of the two arrives, against the rows it holds then.  But the newer
  * one may already be gone there, having given way itself to a third row on
@@ -24,6 +24,17 @@ extern "C" {
 #include "worker/apply/tuple_values.hpp"
 
 namespace concord::conflict_pg {
+
+/*
+ * Locks row's values in each of t's other unique indexes until the end of
+ * the transaction (advisory locks on the table's oid and a hash of index
+ * and values).  Two apply workers deciding rows with the same values would
+ * otherwise miss each other's uncommitted writes: a row that loses writes
+ * nothing to the index, only a ghost, so the index does not make them wait.
+ * The second one waits here, and its lookups then see what the first one
+ * committed.
+ */
+void LockUniqueValues(const apply::LocalTarget *t, const apply::TupleValues *row);
 
 /*
  * Remembers the values `row` (of the row with key `key_values`, written at
