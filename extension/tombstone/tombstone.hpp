@@ -46,6 +46,14 @@ void Record(Oid relid, bytea *key, ArrayType *counters);
 void Refresh(Oid relid, bytea *key);
 
 /*
+ * Call when this transaction writes versions into concord.row_version (an
+ * apply, an initial copy): from then on, a tombstone it writes drops the
+ * entry it recorded for that key, if any, since the entry would describe
+ * the new tombstone (same xmin) with a version that is not its own.
+ */
+void NoteVersionsRecorded();
+
+/*
  * Call when this transaction wrote tombstones of relid other than through
  * Record (an initial copy): the apply workers' cached "this table has no
  * tombstones" answers go stale when it commits.

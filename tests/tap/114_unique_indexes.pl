@@ -38,6 +38,13 @@
 # 10. A delta table: a row deleted to make room and brought back in the same
 #    transaction has that transaction's version, not the one recorded for
 #    its tombstone, so an older update loses to it.
+# 11. A row deleted to make room and then deleted by the same remote
+#    transaction: its tombstone has that transaction's version, not the one
+#    recorded for the row, so an older update loses to it (second review).
+# 12. A 5,000-row remote transaction, inserts then updates, into a table
+#    with another unique index: applied (the value locks give way to one
+#    lock of the table instead of filling the shared lock table, which the
+#    nodes here keep small: max_locks_per_transaction = 10).
 use strict;
 use warnings;
 use FindBin;
@@ -47,7 +54,9 @@ use ConcordConflicts;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s');
+# A small lock table (part 12): a transaction's locks must stay few.
+my @conf = ('concord.feedback_interval = 50ms', 'concord.retry_delay_min = 100ms', 'concord.retry_delay_max = 1s',
+	'max_locks_per_transaction = 10');
 my ($na, $nb, $nc) = concord_nodes([qw(node_a node_b node_c)], conf => \@conf);
 my @nodes = ($na, $nb, $nc);
 my $db = $ConcordTest::DB;
@@ -69,8 +78,10 @@ CREATE TABLE public.t8 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE);
 CREATE TABLE public.t9 (id int PRIMARY KEY, email text UNIQUE, v int);
 CREATE TABLE public.t10 (id int PRIMARY KEY, email text UNIQUE, n int NOT NULL DEFAULT 0, note text);
 ALTER TABLE public.t10 REPLICA IDENTITY FULL;
+CREATE TABLE public.t11 (id int PRIMARY KEY, e text UNIQUE);
+CREATE TABLE public.t12 (id int PRIMARY KEY, email text UNIQUE, v int);
 };
-create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 10);
+create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 12);
 $_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t9', 'first_update_wins')") for @nodes;
 $_->safe_psql($db, "SELECT concord.set_delta_columns('public.t10', '{n}')") for @nodes;
 $_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t5', 'custom', 'public.t5_pick(public.t5,public.t5,text)')")
@@ -296,6 +307,29 @@ apply_from($na, $nc);    # C10 is older than B10: it loses
 resume_all(\@nodes);
 ok(wait_converged(\@nodes), 'part 10: converged');
 rows_everywhere('t10', 'id, email, n, note', '(1,w,0,b) (2,x,0,b)', 'part 10');
+
+# --- 11. a row deleted to make room, then deleted by the same transaction ---
+labelled_txn($na, 'S11', "INSERT INTO t11 VALUES (1, 'a'), (2, 'b')");
+ok(wait_converged(\@nodes), 'part 11: seeded');
+pause_all(\@nodes);
+labelled_txn($na, 'A11', "UPDATE t11 SET e = 'x' WHERE id = 1");
+apply_from($nc, $na);
+labelled_txn($nc, 'C11', "UPDATE t11 SET e = 'c' WHERE id = 1");
+labelled_txn($nb, 'B11', "UPDATE t11 SET e = 'x' WHERE id = 2; DELETE FROM t11 WHERE id = 1");
+apply_from($na, $nb);    # row 1 gives way to row 2 (its A11 version recorded), then B11 deletes it
+apply_from($na, $nc);    # C11 is older than B11's delete: it loses
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 11: converged');
+rows_everywhere('t11', 'id, e', '(2,x)', 'part 11');
+
+# --- 12. a large remote transaction ----------------------------------------------
+labelled_txn($na, 'A12', "INSERT INTO t12 SELECT g, 'u' || g, 0 FROM generate_series(1, 5000) g");
+labelled_txn($na, 'A12u', 'UPDATE t12 SET v = v + 1');
+ok(wait_converged(\@nodes), 'part 12: converged');
+for my $n (@nodes)
+{
+	is($n->safe_psql($db, 'SELECT count(*), sum(v) FROM t12'), '5000|5000', 'part 12: every row at ' . $n->name);
+}
 
 for my $n (@nodes)
 {

@@ -88,6 +88,10 @@ struct LocalTarget {
 	bool has_delta;
 	int nuniques;
 	UniqueIndex *uniques;
+	/* Value locks of the uniques taken in transaction value_locks_lxid (conflict_pg::LockUniqueValues). */
+	LocalTransactionId value_locks_lxid;
+	uint32 value_locks;
+	bool table_locked;
 
 	/*
 	 * The key index (catalog::KeyIndex), and whether INSERT, UPDATE and

@@ -20,6 +20,7 @@ extern "C" {
 #include "common/naming/names.hpp"
 #include "common/sql/statements.hpp"
 #include "extension/bridge/pg_guard.hpp"
+#include "extension/tombstone/tombstone.hpp"
 #include "worker/apply/apply_state.hpp"
 #include "worker/apply/execute.hpp"
 #include "worker/apply/plans.hpp"
@@ -245,6 +246,7 @@ conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key, bool 
 }
 
 void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, const conflict::Version &version) {
+	tombstone::NoteVersionsRecorded();
 	if (recorded_upsert == nullptr) {
 		Oid types[4] = {OIDOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID};
 		/* DO UPDATE gives the entry this transaction's xmin, matching the row it describes. */

@@ -93,7 +93,7 @@ bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) 
 	const LocalTarget *t = &c.rel->target;
 	conflict::Version remote = RemoteVersion();
 	bool ghosts = KeepsGhosts(t->policy);
-	LockUniqueValues(t, row);
+	LockUniqueValues(&c.rel->target, row);
 	Datum remote_row = (Datum)0;
 	auto remote_composite = [&]() {
 		if (remote_row == (Datum)0)
@@ -104,19 +104,19 @@ bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) 
 	int nholders = 0;
 	bool lost = false;
 	for (int i = 0; i < t->nuniques; i++) {
-		Holder *h = &holders[nholders];
-		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &h->row);
-		if (!h->row.exists) {
+		/* A newer ghost beats the remote row whether or not a live row holds the values too. */
+		if (ghosts) {
 			char *ghost_node = nullptr;
-			conflict::Version ghost;
-			if (ghosts)
-				ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
+			conflict::Version ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
 			if (ghost.exists && !conflict::RemoteWinsUniqueConflict(t->policy, remote, ghost)) {
 				LogConflict(t, ConflictType::kUniqueViolation, "keep_local", ghost, (Datum)0, remote_composite());
 				lost = true;
 			}
-			continue;
 		}
+		Holder *h = &holders[nholders];
+		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &h->row);
+		if (!h->row.exists)
+			continue;
 		if (t->policy == conflict::Policy::kError)
 			RaiseConflict(t, ConflictType::kUniqueViolation, c.op, h->row.version);
 		CompositeToValues(t, h->row.row, &h->values);

@@ -9,6 +9,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 }
@@ -21,6 +22,19 @@ extern "C" {
 namespace concord::conflict_pg {
 
 namespace {
+
+/*
+ * Advisory lock tags of the value locks (field4 tells them from the 1 and 2
+ * of pg_advisory_lock's key forms, so no user lock meets them): a value
+ * lock is (database, table oid, hash of index and values, 3), the table's
+ * (database, table oid, 0, 4).  Value lockers hold the table's in share
+ * mode; a transaction that would hold more than kMaxValueLocks value locks
+ * of one table takes it exclusively instead, so that a large remote
+ * transaction does not fill the shared lock table.
+ */
+constexpr uint16 kValueLockField = 3;
+constexpr uint16 kTableLockField = 4;
+constexpr uint32 kMaxValueLocks = 64;
 
 SPIPlanPtr ghost_upsert = nullptr;
 SPIPlanPtr ghost_lookup = nullptr;
@@ -53,11 +67,23 @@ int CompareLockKeys(const void *a, const void *b) {
 
 } // namespace
 
-void LockUniqueValues(const apply::LocalTarget *t, const apply::TupleValues *row) {
+void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
+	/* The per-transaction count starts again in each transaction. */
+	if (t->value_locks_lxid != MyProc->lxid) {
+		t->value_locks_lxid = MyProc->lxid;
+		t->value_locks = 0;
+		t->table_locked = false;
+	}
+	if (t->table_locked)
+		return;
+	LOCKTAG table_tag;
+	SET_LOCKTAG_ADVISORY(table_tag, MyDatabaseId, t->relid, 0, kTableLockField);
 	uint32 *keys = static_cast<uint32 *>(palloc(sizeof(uint32) * Max(t->nuniques, 1)));
 	int n = 0;
+	bool whole_table = false;
 	for (int i = 0; i < t->nuniques; i++) {
 		const apply::UniqueIndex *u = &t->uniques[i];
+		whole_table |= u->send == nullptr; /* values without a binary form: no key to lock them by */
 		bytea *value = IndexValue(u, row);
 		if (value == nullptr)
 			continue;
@@ -65,14 +91,22 @@ void LockUniqueValues(const apply::LocalTarget *t, const apply::TupleValues *row
 		keys[n++] = hash_combine(h, DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(VARDATA(value)),
 		                                                    VARSIZE(value) - VARHDRSZ)));
 	}
+	if (whole_table || t->value_locks + n > kMaxValueLocks) {
+		/* Escalate: excludes every other worker's value locks on the table until this transaction ends. */
+		(void)LockAcquire(&table_tag, ExclusiveLock, false, false);
+		t->table_locked = true;
+		return;
+	}
+	(void)LockAcquire(&table_tag, ShareLock, false, false);
 	/* In one order, so two workers locking the values of one row each cannot deadlock over them. */
 	qsort(keys, n, sizeof(uint32), CompareLockKeys);
 	for (int i = 0; i < n; i++) {
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;
 		LOCKTAG tag;
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, keys[i], 2);
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, keys[i], kValueLockField);
 		(void)LockAcquire(&tag, ExclusiveLock, false, false);
+		t->value_locks++;
 	}
 }
 

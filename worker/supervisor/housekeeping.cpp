@@ -69,9 +69,16 @@ void PruneTombstones(List *subscriptions) {
 	               "WHERE v.relid = s.relid AND v.key = s.key AND v.xmin = s.xmin), "
 	               "pg_catalog.pg_xact_commit_timestamp(s.xmin), '-infinity') < $1 FOR UPDATE SKIP LOCKED)",
 	               1, types, values, nullptr, SPI_OK_DELETE);
-	/* Copied versions obey the same rule: no change older than them can still arrive. */
-	catalog::Write("DELETE FROM concord.row_version WHERE (relid, key) IN (SELECT relid, key FROM concord.row_version "
-	               "WHERE coalesce(commit_ts, '-infinity') < $1 FOR UPDATE SKIP LOCKED)",
+	/*
+	 * Recorded versions obey the same rule: no change older than them can
+	 * still arrive.  But not one whose tombstone is still there (committed
+	 * after the statement above looked): the tombstone would take its
+	 * xmin's newer time.  It goes with the tombstone, a round later.
+	 */
+	catalog::Write("DELETE FROM concord.row_version WHERE (relid, key) IN (SELECT v.relid, v.key FROM "
+	               "concord.row_version AS v WHERE coalesce(v.commit_ts, '-infinity') < $1 AND NOT EXISTS (SELECT "
+	               "FROM concord.tombstone AS t WHERE t.relid = v.relid AND t.key = v.key AND t.xmin = v.xmin) "
+	               "FOR UPDATE OF v SKIP LOCKED)",
 	               1, types, values, nullptr, SPI_OK_DELETE);
 	/* So do ghosts of unique values: every change still to come is newer than they are. */
 	catalog::Write("DELETE FROM concord.unique_ghost WHERE (relid, index_columns, value, key) IN (SELECT relid, "

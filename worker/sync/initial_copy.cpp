@@ -314,6 +314,7 @@ uint64 CopyTable(PGconn *data, const char *peer, RemoteTable *rt, shmem::CopySlo
 	List *version_columns = list_make4(makeString(pstrdup("relid")), makeString(pstrdup("key")),
 	                                   makeString(pstrdup("commit_ts")), makeString(pstrdup("node")));
 	CopyIntoConcordTable("row_version", version_columns, data, versions_query, peer);
+	tombstone::NoteVersionsRecorded(); /* a delete later in this transaction is not the copied version */
 	List *tombstone_columns = list_make3(makeString(pstrdup("relid")), makeString(pstrdup("key")),
 	                                     makeString(pstrdup("counters")));
 	if (CopyIntoConcordTable("tombstone", tombstone_columns, data, tombstones_query, peer) > 0)
