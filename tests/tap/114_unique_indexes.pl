@@ -45,6 +45,13 @@
 #    with another unique index: applied (the value locks give way to one
 #    lock of the table instead of filling the shared lock table, which the
 #    nodes here keep small: max_locks_per_transaction = 10).
+# 13. Two workers at once again (third review): one deletes a holder to make
+#    room and writes its ghosts, also on an index whose value it did not
+#    lock; the other, deciding an older row with that value, must see the
+#    ghost once the delete commits.
+# 14. A large transaction that passes 64 value locks while a small one from
+#    another peer waits for one of its values: no deadlock (the table lock
+#    is taken only when free), both applied.
 use strict;
 use warnings;
 use FindBin;
@@ -80,8 +87,10 @@ CREATE TABLE public.t10 (id int PRIMARY KEY, email text UNIQUE, n int NOT NULL D
 ALTER TABLE public.t10 REPLICA IDENTITY FULL;
 CREATE TABLE public.t11 (id int PRIMARY KEY, e text UNIQUE);
 CREATE TABLE public.t12 (id int PRIMARY KEY, email text UNIQUE, v int);
+CREATE TABLE public.t13 (id int PRIMARY KEY, e text UNIQUE, p text UNIQUE);
+CREATE TABLE public.t14 (id int PRIMARY KEY, u text UNIQUE, v int);
 };
-create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 12);
+create_table_everywhere(\@nodes, $ddl, map { "public.t$_" } 1 .. 14);
 $_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t9', 'first_update_wins')") for @nodes;
 $_->safe_psql($db, "SELECT concord.set_delta_columns('public.t10', '{n}')") for @nodes;
 $_->safe_psql($db, "SELECT concord.set_conflict_policy('public.t5', 'custom', 'public.t5_pick(public.t5,public.t5,text)')")
@@ -330,6 +339,44 @@ for my $n (@nodes)
 {
 	is($n->safe_psql($db, 'SELECT count(*), sum(v) FROM t12'), '5000|5000', 'part 12: every row at ' . $n->name);
 }
+
+# --- 13. a ghost on a value the deleting worker did not lock -----------------
+$nc->safe_psql($db, q{
+CREATE FUNCTION public.slow_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.id = TG_ARGV[0]::int THEN PERFORM pg_sleep(4); END IF; RETURN NULL; END $$;
+CREATE TRIGGER t13_slow AFTER INSERT ON public.t13 FOR EACH ROW EXECUTE FUNCTION public.slow_at(2);
+ALTER TABLE public.t13 ENABLE ALWAYS TRIGGER t13_slow;
+CREATE TRIGGER t14_slow AFTER INSERT ON public.t14 FOR EACH ROW EXECUTE FUNCTION public.slow_at(60);
+ALTER TABLE public.t14 ENABLE ALWAYS TRIGGER t14_slow;
+});
+pause_all(\@nodes);
+labelled_txn($nb, 'B13', "INSERT INTO t13 VALUES (3, 's', 'p1')");    # oldest
+labelled_txn($nc, 'C13', "INSERT INTO t13 VALUES (1, 'x', 'p1')");
+labelled_txn($na, 'A13', "INSERT INTO t13 VALUES (2, 'x', 'p2')");    # newest: row 1 gives way at node_c
+resume_link($nc, $na);
+ok( poll_until($nc, "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 't', 30),
+	'part 13: node_c deleted row 1 for row 2 and sleeps, uncommitted');
+resume_link($nc, $nb);    # row 3 (p1) must lose to row 1's ghost
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 13: converged');
+rows_everywhere('t13', 'id, e, p', '(2,x,p2)', 'part 13');
+
+# --- 14. passing 64 value locks while another worker waits for one -------------
+my $log_offset = -s $nc->logfile;
+pause_all(\@nodes);
+labelled_txn($na, 'A14', "INSERT INTO t14 SELECT g, 'u' || g, 0 FROM generate_series(1, 100) g");
+labelled_txn($nb, 'B14', "INSERT INTO t14 VALUES (1000, 'u5', 0)");
+resume_link($nc, $na);
+ok( poll_until($nc, "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 't', 30),
+	'part 14: node_c holds 60 value locks, sleeping');
+resume_link($nc, $nb);
+ok( poll_until($nc, "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", 't', 30),
+	'part 14: node_c\'s worker from node_b waits for a value lock');
+resume_all(\@nodes);
+ok(wait_converged(\@nodes), 'part 14: converged');
+rows_everywhere('t14', 'count(*) AS id, bool_or(id = 1000) AS b, bool_or(id = 5) AS a5', '(100,t,f)',
+	'part 14: node_a\'s row 5 gave way to node_b\'s newer u5');
+ok(!$nc->log_contains('deadlock detected', $log_offset), 'part 14: no deadlock at node_c');
 
 for my $n (@nodes)
 {

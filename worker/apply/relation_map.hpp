@@ -88,10 +88,8 @@ struct LocalTarget {
 	bool has_delta;
 	int nuniques;
 	UniqueIndex *uniques;
-	/* Value locks of the uniques taken in transaction value_locks_lxid (conflict_pg::LockUniqueValues). */
-	LocalTransactionId value_locks_lxid;
-	uint32 value_locks;
-	bool table_locked;
+	/* The transaction that holds the whole table's value lock (conflict_pg::LockUniqueValues). */
+	LocalTransactionId table_locked_lxid;
 
 	/*
 	 * The key index (catalog::KeyIndex), and whether INSERT, UPDATE and

@@ -104,7 +104,14 @@ bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) 
 	int nholders = 0;
 	bool lost = false;
 	for (int i = 0; i < t->nuniques; i++) {
-		/* A newer ghost beats the remote row whether or not a live row holds the values too. */
+		Holder *h = &holders[nholders];
+		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &h->row);
+		/*
+		 * A newer ghost beats the remote row whether or not a live row holds
+		 * the values too.  Looked up after the holder: a worker deleting it
+		 * (and writing its ghosts, on values this one has not locked) made
+		 * that lookup wait for its commit, so this query sees the ghost.
+		 */
 		if (ghosts) {
 			char *ghost_node = nullptr;
 			conflict::Version ghost = NewestGhost(t, &t->uniques[i], row, key_values, &ghost_node);
@@ -113,8 +120,6 @@ bool MakeRoom(const Change &c, const TupleValues *row, const Datum *key_values) 
 				lost = true;
 			}
 		}
-		Holder *h = &holders[nholders];
-		LookupUniqueHolder(c.rel, &t->uniques[i], row, key_values, &h->row);
 		if (!h->row.exists)
 			continue;
 		if (t->policy == conflict::Policy::kError)
@@ -210,13 +215,14 @@ const TupleValues *CompleteRow(const Change &c) {
 }
 
 /*
- * Inserts `row` where the key has no row.  On a delta table a version this
- * transaction recorded for the key's tombstone (a row deleted to make room,
- * a merge) would pass for the new row's: it goes (local_version.hpp).
+ * Inserts `row` where the key has no row.  A version this transaction
+ * recorded for the key's tombstone (a row deleted to make room, a merge)
+ * would pass for the new row's on a delta table (now, or once the table
+ * has delta columns): it goes (local_version.hpp).
  */
 void InsertRow(const Change &c, const TupleValues *row, const Datum *key_values, const conflict::LocalState &local) {
 	apply::ExecInsert(c.rel, row, false);
-	if (c.rel->target.has_delta && local.tombstone.exists)
+	if (local.tombstone.exists)
 		ForgetRecordedVersion(&c.rel->target, key_values);
 }
 

@@ -29,12 +29,16 @@ namespace {
  * lock is (database, table oid, hash of index and values, 3), the table's
  * (database, table oid, 0, 4).  Value lockers hold the table's in share
  * mode; a transaction that would hold more than kMaxValueLocks value locks
- * of one table takes it exclusively instead, so that a large remote
- * transaction does not fill the shared lock table.
+ * (over all tables) takes the table's exclusively instead, so that a large
+ * remote transaction does not fill the shared lock table.
  */
 constexpr uint16 kValueLockField = 3;
 constexpr uint16 kTableLockField = 4;
 constexpr uint32 kMaxValueLocks = 64;
+
+/* Value locks taken in transaction counted_lxid, over all tables (they share the lock table). */
+LocalTransactionId counted_lxid = InvalidLocalTransactionId;
+uint32 value_locks = 0;
 
 SPIPlanPtr ghost_upsert = nullptr;
 SPIPlanPtr ghost_lookup = nullptr;
@@ -68,13 +72,12 @@ int CompareLockKeys(const void *a, const void *b) {
 } // namespace
 
 void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
-	/* The per-transaction count starts again in each transaction. */
-	if (t->value_locks_lxid != MyProc->lxid) {
-		t->value_locks_lxid = MyProc->lxid;
-		t->value_locks = 0;
-		t->table_locked = false;
+	/* The counts start again in each transaction. */
+	if (counted_lxid != MyProc->lxid) {
+		counted_lxid = MyProc->lxid;
+		value_locks = 0;
 	}
-	if (t->table_locked)
+	if (t->table_locked_lxid == MyProc->lxid)
 		return;
 	LOCKTAG table_tag;
 	SET_LOCKTAG_ADVISORY(table_tag, MyDatabaseId, t->relid, 0, kTableLockField);
@@ -91,10 +94,24 @@ void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
 		keys[n++] = hash_combine(h, DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(VARDATA(value)),
 		                                                    VARSIZE(value) - VARHDRSZ)));
 	}
-	if (whole_table || t->value_locks + n > kMaxValueLocks) {
-		/* Escalate: excludes every other worker's value locks on the table until this transaction ends. */
+	/*
+	 * Such a table is locked whole from its first row on: the transaction
+	 * holds none of its value locks yet, so waiting for the others is safe.
+	 */
+	if (whole_table) {
 		(void)LockAcquire(&table_tag, ExclusiveLock, false, false);
-		t->table_locked = true;
+		t->table_locked_lxid = MyProc->lxid;
+		return;
+	}
+	/*
+	 * Past kMaxValueLocks the table is locked whole instead, if no other
+	 * worker holds it: waiting while holding its share lock would deadlock
+	 * with any worker waiting for one of this transaction's value locks.
+	 * If it is held, the value locks go on, and the next row tries again.
+	 */
+	if (value_locks + n > kMaxValueLocks &&
+	    LockAcquire(&table_tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL) {
+		t->table_locked_lxid = MyProc->lxid;
 		return;
 	}
 	(void)LockAcquire(&table_tag, ShareLock, false, false);
@@ -106,7 +123,7 @@ void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
 		LOCKTAG tag;
 		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, keys[i], kValueLockField);
 		(void)LockAcquire(&tag, ExclusiveLock, false, false);
-		t->value_locks++;
+		value_locks++;
 	}
 }
 

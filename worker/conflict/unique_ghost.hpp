@@ -28,8 +28,9 @@ namespace concord::conflict_pg {
 /*
  * Locks row's values in each of t's other unique indexes until the end of
  * the transaction (advisory locks on the table's oid and a hash of index
- * and values; past 64 of them in one transaction, or for an index over a
- * type without a binary form, the whole table's).  Two apply workers
+ * and values; past 64 of them in one transaction, when no other worker
+ * holds value locks of the table, or for an index over a type without a
+ * binary form, the whole table's).  Two apply workers
  * deciding rows with the same values would otherwise miss each other's
  * uncommitted writes: a row that loses writes nothing to the index, only a
  * ghost, so the index does not make them wait.  The second one waits here,
