@@ -78,27 +78,6 @@ bytea *BuildKey(int nkeys, FmgrInfo *send_funcs, const Datum *values, const bool
 
 namespace {
 
-/*
- * Drops the version this transaction recorded for `key`: the tombstone it
- * writes now is a delete of its own, at its own version (a holder deleted
- * to make room and then deleted again by the remote transaction, say).
- * Writers of recorded versions record after writing the tombstone.
- */
-void ForgetRecordedVersion(Oid relid, bytea *key) {
-	if (forget_plan == nullptr) {
-		Oid types[3] = {OIDOID, BYTEAOID, XIDOID};
-		SPIPlanPtr plan = SPI_prepare("DELETE FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3,
-		                              types);
-		if (plan == nullptr || SPI_keepplan(plan) != 0)
-			elog(ERROR, "concord: preparing the recorded version delete failed");
-		forget_plan = plan;
-	}
-	Datum values[3] = {ObjectIdGetDatum(relid), PointerGetDatum(key), TransactionIdGetDatum(GetCurrentTransactionId())};
-	int rc = SPI_execute_plan(forget_plan, values, nullptr, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "concord: dropping a recorded version failed: %s", SPI_result_code_string(rc));
-}
-
 /* The tombstone upsert; keep: leave the counters of an existing tombstone as they are. */
 void Upsert(Oid relid, bytea *key, ArrayType *counters, bool keep) {
 	NoteTombstones(relid);
@@ -127,13 +106,29 @@ void Upsert(Oid relid, bytea *key, ArrayType *counters, bool keep) {
 	int rc = SPI_execute_plan(upsert_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "concord: recording a tombstone failed: %s", SPI_result_code_string(rc));
-	if (versions_recorded_in == MyProc->lxid)
-		ForgetRecordedVersion(relid, key);
+	ForgetRecordedVersion(relid, key);
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_context);
 }
 
 } // namespace
+
+void ForgetRecordedVersion(Oid relid, bytea *key) {
+	if (versions_recorded_in != MyProc->lxid)
+		return; /* nothing recorded in this transaction: nothing to drop */
+	if (forget_plan == nullptr) {
+		Oid types[3] = {OIDOID, BYTEAOID, XIDOID};
+		SPIPlanPtr plan = SPI_prepare("DELETE FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3,
+		                              types);
+		if (plan == nullptr || SPI_keepplan(plan) != 0)
+			elog(ERROR, "concord: preparing the recorded version delete failed");
+		forget_plan = plan;
+	}
+	Datum values[3] = {ObjectIdGetDatum(relid), PointerGetDatum(key), TransactionIdGetDatum(GetCurrentTransactionId())};
+	int rc = SPI_execute_plan(forget_plan, values, nullptr, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "concord: dropping a recorded version failed: %s", SPI_result_code_string(rc));
+}
 
 void NoteVersionsRecorded() { versions_recorded_in = MyProc->lxid; }
 

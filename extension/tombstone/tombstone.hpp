@@ -46,6 +46,15 @@ void Record(Oid relid, bytea *key, ArrayType *counters);
 void Refresh(Oid relid, bytea *key);
 
 /*
+ * Drops the version the current transaction recorded for `key` in
+ * concord.row_version, if any: what it writes for the key now (a tombstone
+ * of its own delete, a row brought back) is at its own version.  Writers of
+ * recorded versions record after writing the tombstone.  Inside SPI; a
+ * no-op unless the transaction called NoteVersionsRecorded.
+ */
+void ForgetRecordedVersion(Oid relid, bytea *key);
+
+/*
  * Call when this transaction writes versions into concord.row_version (an
  * apply, an initial copy): from then on, a tombstone it writes drops the
  * entry it recorded for that key, if any, since the entry would describe

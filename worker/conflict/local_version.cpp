@@ -40,7 +40,6 @@ SPIPlanPtr tombstone_lookup = nullptr;
 SPIPlanPtr tombstone_lookup_locked = nullptr;
 SPIPlanPtr recorded_lookup = nullptr;
 SPIPlanPtr recorded_upsert = nullptr;
-SPIPlanPtr recorded_forget = nullptr;
 bool copy_origin_known = false;
 RepOriginId copy_origin = InvalidRepOriginId; /* valid only if copy_origin_known */
 
@@ -260,20 +259,6 @@ void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, cons
 	                   TimestampTzGetDatum(version.commit_ts), CStringGetTextDatum(node)};
 	char nulls[5] = {' ', ' ', version.ts_known ? ' ' : 'n', ' ', '\0'};
 	apply::ExecutePlan(recorded_upsert, params, nulls, 0, SPI_OK_INSERT, "recording a row version");
-}
-
-void ForgetRecordedVersion(const apply::LocalTarget *t, const Datum *key_values) {
-	TransactionId xid = GetCurrentTransactionIdIfAny();
-	if (!TransactionIdIsValid(xid))
-		return;
-	if (recorded_forget == nullptr) {
-		Oid types[3] = {OIDOID, BYTEAOID, XIDOID};
-		recorded_forget = apply::PrepareKept(
-		    "DELETE FROM concord.row_version WHERE relid = $1 AND key = $2 AND xmin = $3", 3, types);
-	}
-	Datum params[3] = {ObjectIdGetDatum(t->relid), PointerGetDatum(apply::TombstoneKey(t, key_values)),
-	                   TransactionIdGetDatum(xid)};
-	apply::ExecutePlan(recorded_forget, params, nullptr, 0, SPI_OK_DELETE, "dropping a recorded row version");
 }
 
 } // namespace concord::conflict_pg

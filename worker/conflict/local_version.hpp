@@ -60,12 +60,6 @@ conflict::Version LookupTombstone(const apply::LocalTarget *t, bytea *key, bool 
  */
 void RecordRowVersion(const apply::LocalTarget *t, const Datum *key_values, const conflict::Version &version);
 
-/*
- * Drops a version the current transaction recorded for the key: the row it
- * now writes there is its own write (the entry described the tombstone).
- */
-void ForgetRecordedVersion(const apply::LocalTarget *t, const Datum *key_values);
-
 /* The version of the remote transaction being applied. */
 conflict::Version RemoteVersion();
 

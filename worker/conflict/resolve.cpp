@@ -218,12 +218,12 @@ const TupleValues *CompleteRow(const Change &c) {
  * Inserts `row` where the key has no row.  A version this transaction
  * recorded for the key's tombstone (a row deleted to make room, a merge)
  * would pass for the new row's on a delta table (now, or once the table
- * has delta columns): it goes (local_version.hpp).
+ * has delta columns): it goes.
  */
 void InsertRow(const Change &c, const TupleValues *row, const Datum *key_values, const conflict::LocalState &local) {
 	apply::ExecInsert(c.rel, row, false);
 	if (local.tombstone.exists)
-		ForgetRecordedVersion(&c.rel->target, key_values);
+		tombstone::ForgetRecordedVersion(c.rel->target.relid, apply::TombstoneKey(&c.rel->target, key_values));
 }
 
 /* Writes a resolver's row: overwrites the local row, or inserts when there is none. */
