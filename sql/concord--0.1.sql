@@ -109,16 +109,19 @@ CREATE TABLE concord.row_version (
 -- with the same values that is older and arrives later loses to them, as it
 -- would have to the row had it arrived first.  index_columns names the
 -- index by its columns' attnums ("2 3"); value is their binary send() forms
--- (NULL as length -1); key the row's tombstone key.  Pruned like tombstones.
+-- (NULL as length -1); key the row's tombstone key.  Keyed by digests of
+-- value and key: those may be longer than an index entry can be.  Pruned
+-- like tombstones.
 CREATE TABLE concord.unique_ghost (
     relid         oid NOT NULL,
     index_columns text NOT NULL,
     value         bytea NOT NULL,
     key           bytea NOT NULL,
     commit_ts     timestamptz,
-    node          text NOT NULL,
-    PRIMARY KEY (relid, index_columns, value, key)
+    node          text NOT NULL
 );
+CREATE UNIQUE INDEX unique_ghost_key ON concord.unique_ghost
+    (relid, index_columns, pg_catalog.sha256(value), pg_catalog.sha256(key));
 
 REVOKE ALL ON concord.node, concord.subscription, concord.replicated_table,
               concord.conflicts, concord.tombstone, concord.row_version, concord.unique_ghost,

@@ -2,7 +2,7 @@
 -- views, and the SQLSTATE of each refusal.  Everything happens inside this
 -- file's transaction and is rolled back.
 BEGIN;
-SELECT plan(131);
+SELECT plan(132);
 
 CREATE TABLE tap_t (id int PRIMARY KEY, qty int, note text);
 CREATE TABLE tap_no_key (id int, v text);
@@ -197,8 +197,12 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tap_t'::regclass AND
               AND pg_get_triggerdef(oid) LIKE '%concord.tombstone_trigger()'), 2::bigint,
           'without delta columns the tombstone triggers have no arguments');
 
-INSERT INTO concord.unique_ghost (relid, index_columns, value, key, commit_ts, node)
-VALUES ('tap_t'::regclass, '2', '\x00', '\x00', now(), 'n9');
+-- A unique value may be as long as an index entry can be; a ghost holds it with the row's key besides.
+SELECT lives_ok($$ INSERT INTO concord.unique_ghost (relid, index_columns, value, key, commit_ts, node)
+                   SELECT 'tap_t'::regclass, '2', decode(string_agg(md5(g::text), '' ORDER BY g), 'hex'),
+                          decode(string_agg(md5((-g)::text), '' ORDER BY g), 'hex'), now(), 'n9'
+                     FROM generate_series(1, 250) g $$,
+                'concord.unique_ghost takes values and keys longer than an index entry');
 SELECT lives_ok($$ SELECT concord.remove_table('tap_t') $$, 'remove_table');
 SELECT is((SELECT count(*) FROM concord.tables), 0::bigint, 'concord.tables no longer lists it');
 SELECT hasnt_trigger('public', 'tap_t', 'concord_tombstone', 'remove_table drops trigger concord_tombstone');

@@ -197,6 +197,7 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, apply::UniqueIndex *u, const
 	const apply::LocalTarget *t = &rel->target;
 	*out = LocalRow{};
 	Datum *params = static_cast<Datum *>(palloc0(sizeof(Datum) * (u->ncols + t->nkeys)));
+	static_assert(INDEX_MAX_KEYS <= 32, "null_columns has a bit per index column");
 	uint32 null_columns = 0;
 	for (int i = 0; i < u->ncols; i++) {
 		int col = u->cols[i];

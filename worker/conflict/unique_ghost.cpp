@@ -4,6 +4,7 @@
 #include "worker/conflict/unique_ghost.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -122,8 +123,9 @@ void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
 			continue;
 		LOCKTAG tag;
 		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, keys[i], kValueLockField);
-		(void)LockAcquire(&tag, ExclusiveLock, false, false);
-		value_locks++;
+		/* Counted once: a value this transaction locked before costs no new entry. */
+		if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
+			value_locks++;
 	}
 }
 
@@ -134,7 +136,8 @@ void RememberGhosts(const apply::LocalTarget *t, const apply::TupleValues *row, 
 		/* A key that gave way twice with the same values keeps its newest version. */
 		ghost_upsert = apply::PrepareKept(
 		    "INSERT INTO concord.unique_ghost AS g (relid, index_columns, value, key, commit_ts, node) "
-		    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relid, index_columns, value, key) DO UPDATE "
+		    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relid, index_columns, pg_catalog.sha256(value), "
+		    "pg_catalog.sha256(key)) DO UPDATE "
 		    "SET commit_ts = EXCLUDED.commit_ts, node = EXCLUDED.node WHERE g.commit_ts IS NULL OR "
 		    "(EXCLUDED.commit_ts, EXCLUDED.node COLLATE \"C\") > (g.commit_ts, g.node COLLATE \"C\")",
 		    6, types);
@@ -162,9 +165,11 @@ conflict::Version NewestGhost(const apply::LocalTarget *t, const apply::UniqueIn
 		return newest;
 	if (ghost_lookup == nullptr) {
 		Oid types[4] = {OIDOID, TEXTOID, BYTEAOID, BYTEAOID};
-		ghost_lookup = apply::PrepareKept("SELECT commit_ts, node FROM concord.unique_ghost WHERE relid = $1 AND "
-		                                  "index_columns = $2 AND value = $3 AND key <> $4",
-		                                  4, types);
+		/* The digest finds the entries through the index; the value itself decides. */
+		ghost_lookup = apply::PrepareKept(
+		    "SELECT commit_ts, node, xmin FROM concord.unique_ghost WHERE relid = $1 AND index_columns = $2 AND "
+		    "pg_catalog.sha256(value) = pg_catalog.sha256($3) AND value = $3 AND key <> $4",
+		    4, types);
 	}
 	Datum params[4] = {ObjectIdGetDatum(t->relid), CStringGetTextDatum(u->columns), PointerGetDatum(value),
 	                   PointerGetDatum(apply::TombstoneKey(t, key_values))};
@@ -172,6 +177,14 @@ conflict::Version NewestGhost(const apply::LocalTarget *t, const apply::UniqueIn
 	for (uint64 r = 0; r < SPI_processed; r++) {
 		HeapTuple tuple = SPI_tuptable->vals[r];
 		bool isnull;
+		/*
+		 * Written by the transaction being applied: the state it records
+		 * is one the peer passed through inside that transaction, which its
+		 * later writes do not lose to.
+		 */
+		Datum xmin = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)))
+			continue;
 		Datum ts = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);
 		conflict::Version v;
 		v.exists = true;
