@@ -97,7 +97,10 @@ void LockUniqueValues(apply::LocalTarget *t, const apply::TupleValues *row) {
 	}
 	/*
 	 * Such a table is locked whole from its first row on: the transaction
-	 * holds none of its value locks yet, so waiting for the others is safe.
+	 * holds none of this table's value locks, so it cannot deadlock with
+	 * the workers it waits for over this table's locks.  (Over other
+	 * tables' locks it can, as with any locks taken in differing orders:
+	 * PostgreSQL then cancels one, and its transaction is applied again.)
 	 */
 	if (whole_table) {
 		(void)LockAcquire(&table_tag, ExclusiveLock, false, false);
