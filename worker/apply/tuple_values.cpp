@@ -108,4 +108,15 @@ void ConvertTuple(const LocalTarget *t, TupleValues *tuple) {
 	tuple->converted = true;
 }
 
+bool UniqueIndexValues(const UniqueIndex *u, const TupleValues *row, Datum *values, bool *nulls) {
+	for (int i = 0; i < u->ncols; i++) {
+		int col = u->cols[i];
+		nulls[i] = row->nulls[col] == 'n';
+		if (nulls[i] && !u->nulls_not_distinct)
+			return false;
+		values[i] = nulls[i] ? (Datum)0 : row->values[col];
+	}
+	return true;
+}
+
 } // namespace concord::apply

@@ -40,6 +40,13 @@ void ReadTupleText(protocol::Reader &r, RemoteRelation *rel, LocalTarget *target
  */
 TupleValues *CopyTupleValues(const TupleValues *tuple);
 
+/*
+ * The row's values in the columns of unique index u (index column order)
+ * into values[] and nulls[] (u->ncols each).  False when one is NULL and
+ * the index treats NULLs as distinct: such a row collides with no other.
+ */
+bool UniqueIndexValues(const UniqueIndex *u, const TupleValues *row, Datum *values, bool *nulls);
+
 /* Fills values[] from texts[] with the local input functions (no-op if done). */
 void ConvertTuple(const LocalTarget *target, TupleValues *tuple);
 

@@ -197,18 +197,13 @@ void LookupUniqueHolder(apply::RemoteRelation *rel, apply::UniqueIndex *u, const
 	const apply::LocalTarget *t = &rel->target;
 	*out = LocalRow{};
 	Datum *params = static_cast<Datum *>(palloc0(sizeof(Datum) * (u->ncols + t->nkeys)));
+	bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * Max(u->ncols, 1)));
+	if (!apply::UniqueIndexValues(u, row, params, nulls))
+		return;
 	static_assert(INDEX_MAX_KEYS <= 32, "null_columns has a bit per index column");
 	uint32 null_columns = 0;
-	for (int i = 0; i < u->ncols; i++) {
-		int col = u->cols[i];
-		if (row->nulls[col] == 'n') {
-			if (!u->nulls_not_distinct)
-				return; /* a NULL never collides in this index */
-			null_columns |= 1u << i;
-			continue;
-		}
-		params[i] = row->values[col];
-	}
+	for (int i = 0; i < u->ncols; i++)
+		null_columns |= nulls[i] ? 1u << i : 0;
 	memcpy(params + u->ncols, key_values, sizeof(Datum) * t->nkeys);
 	RowIdentity id = FetchRow(apply::UniqueLookupPlan(rel, u, null_columns), params, out);
 	if (out->exists) {

@@ -54,13 +54,8 @@ bytea *IndexValue(const apply::UniqueIndex *u, const apply::TupleValues *row) {
 		return nullptr;
 	Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * Max(u->ncols, 1)));
 	bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * Max(u->ncols, 1)));
-	for (int i = 0; i < u->ncols; i++) {
-		int col = u->cols[i];
-		nulls[i] = row->nulls[col] == 'n';
-		if (nulls[i] && !u->nulls_not_distinct)
-			return nullptr;
-		values[i] = row->values[col];
-	}
+	if (!apply::UniqueIndexValues(u, row, values, nulls))
+		return nullptr;
 	return tombstone::BuildKey(u->ncols, u->send, values, nulls);
 }
 
